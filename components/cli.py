@@ -1,0 +1,155 @@
+"""`polyglot-ko`: the command line. Every subcommand is a thin shim over a function in components/."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import StageFailed, UserError
+
+
+def _parse_inputs(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--input expects role=uri, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def cmd_run(a) -> int:
+    from .report import print_summary
+    from .runner import run_pipeline
+
+    summary = run_pipeline(a.config, Path(a.workdir), a.set, a.start, a.until, a.force, log=_log)
+    print_summary(summary)
+    return 0
+
+
+def cmd_begin(a) -> int:
+    from .config import load_config
+    from .runner import begin
+
+    print(begin(load_config(a.config, a.set), Path(a.workdir).resolve(), a.config))
+    return 0
+
+
+def cmd_stage(a) -> int:
+    from .runner import run_one
+
+    workdir = Path(a.workdir).resolve()
+    if a.config and not a.parent_run_id:
+        from .config import load_config
+        from .runner import begin
+        a.parent_run_id = begin(load_config(a.config, a.set), workdir, a.config)
+    manifest, hit, secs = run_one(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), force=a.force)
+    _log(f"[{a.name}] {'cache hit' if hit else 'done'} in {secs:.1f}s")
+    print(manifest.uri)   # last line of stdout: what orchestrators pass downstream
+    return 0
+
+
+def cmd_finish(a) -> int:
+    from .report import print_summary
+    from .runner import finish
+
+    print_summary(finish(Path(a.workdir).resolve(), a.parent_run_id, _parse_inputs(a.input)))
+    return 0
+
+
+def cmd_clean(a) -> int:
+    from .clean_file import clean_file
+    from .config import CurateConfig, load_config
+
+    cfg = load_config(a.config).curate if a.config else CurateConfig()
+    stats = clean_file(Path(a.input), Path(a.output), cfg)
+    print(json.dumps(stats, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_verify(a) -> int:
+    from .artifacts import require_manifest, verify
+    from .storage import Storage
+
+    storage, bad = Storage(), 0
+    for uri in a.uris:
+        problems = verify(storage, require_manifest(storage, uri))
+        bad += bool(problems)
+        print(f"{uri}: {'OK' if not problems else '; '.join(problems)}")
+    return 1 if bad else 0
+
+
+def cmd_presets(a) -> int:
+    from training.presets import describe
+
+    print(describe())
+    return 0
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="polyglot-ko", description="Polyglot-Ko training pipeline")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run the pipeline locally, stage by stage")
+    r.add_argument("config")
+    r.add_argument("--workdir", default="workdir")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (YAML)")
+    r.add_argument("--from", dest="start", metavar="STAGE")
+    r.add_argument("--until", metavar="STAGE")
+    r.add_argument("--force", action="store_true", help="re-run the selected stages even if cached")
+    r.set_defaults(fn=cmd_run)
+
+    b = sub.add_parser("begin", help="start a pipeline run (for orchestrators); prints the MLflow parent run id")
+    b.add_argument("--config", required=True)
+    b.add_argument("--workdir", default="workdir")
+    b.add_argument("--set", action="append", default=[])
+    b.set_defaults(fn=cmd_begin)
+
+    s = sub.add_parser("stage", help="run one stage; prints its output manifest URI last")
+    s.add_argument("name")
+    s.add_argument("--config", help="config file (default: the one frozen by `begin` for --parent-run-id)")
+    s.add_argument("--set", action="append", default=[])
+    s.add_argument("--workdir", default="workdir")
+    s.add_argument("--parent-run-id")
+    s.add_argument("--input", action="append", default=[], metavar="ROLE=URI")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(fn=cmd_stage)
+
+    f = sub.add_parser("finish", help="end a pipeline run and print its summary")
+    f.add_argument("--workdir", default="workdir")
+    f.add_argument("--parent-run-id", required=True)
+    f.add_argument("--input", action="append", default=[], metavar="STAGE=URI")
+    f.set_defaults(fn=cmd_finish)
+
+    c = sub.add_parser("clean", help="apply the curation chain to a JSONL file with a `text` field")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--config")
+    c.set_defaults(fn=cmd_clean)
+
+    v = sub.add_parser("verify", help="check that every file an artifact's manifest lists is intact")
+    v.add_argument("uris", nargs="+")
+    v.set_defaults(fn=cmd_verify)
+
+    pr = sub.add_parser("presets", help="list the model presets with exact parameter counts")
+    pr.set_defaults(fn=cmd_presets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (UserError, StageFailed) as e:
+        print(f"polyglot-ko: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Run configuration: one YAML file, one small typed section per stage.
+
+Each stage receives only its own section. Unknown keys are errors (a typo must not silently fall back to a
+default). `--set section.key=value` overrides parse their value as YAML.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+
+@dataclass(kw_only=True)
+class Source:
+    name: str                       # short name; travels with every record as `source`
+    uri: str                        # file, directory or glob; local path or s3://bucket/prefix
+    format: str = "auto"            # auto | jsonl | json | txt | parquet (auto: from the file name)
+    text_field: str = "text"        # field holding the document text (jsonl/json/parquet)
+    id_field: str | None = None     # field holding a stable id; default: source name + position
+    license: str = "unknown"        # licence tag carried in each record's meta
+
+
+@dataclass(kw_only=True)
+class CollectConfig:
+    sources: list[Source] = field(default_factory=list)
+    world_size: int = 2                 # shards (parallel workers) the stage is split into
+    records_per_file: int = 100_000     # records per output Parquet file
+    max_record_chars: int = 1_000_000   # longer records are quarantined (oversized), not truncated
+
+
+@dataclass(kw_only=True)
+class CurateConfig:
+    world_size: int = 2
+    steps: list[str] = field(default_factory=lambda: [
+        "empty", "repeated_chars", "pii", "whitespace", "html", "empty_after_clean", "min_chars"])
+    min_chars: int = 10                 # documents shorter than this after cleaning are dropped (too_short)
+    max_repeat: int = 2                 # a character repeated more often collapses to this many (digits never)
+    dedup: bool = True                  # exact deduplication of whole documents (reduce step)
+    records_per_file: int = 100_000
+
+
+@dataclass(kw_only=True)
+class TrainTokenizerConfig:
+    vocab_size: int = 30_000            # learned entries incl. the 4 special tokens; PII tokens come after
+    sample_chars: int = 5_000_000       # characters of curated text the BPE is trained on (deterministic sample)
+    morphemes: str = "kiwi"             # kiwi: merges never cross a morpheme boundary (MBBPE); none: plain BPE
+    min_frequency: int = 2
+    pretrained: str | None = None       # path to an existing tokenizer.json / HF dir: use it instead of training
+
+
+@dataclass(kw_only=True)
+class TokenizeConfig:
+    validation_fraction: float = 0.02   # share of documents (by hashed id) held out for validation
+    min_validation_documents: int = 8
+    batch_size: int = 1000              # documents per encode_batch call
+
+
+@dataclass(kw_only=True)
+class PretrainConfig:
+    preset: str = "tiny"                # see `polyglot-ko presets`
+    nproc: int = 2                      # processes (torchrun --nproc_per_node)
+    device: str = "cpu"                 # cpu (gloo) or cuda (nccl)
+    steps: int = 200
+    seq_length: int = 128
+    micro_batch_size: int = 8           # sequences per process per micro-step
+    grad_accum: int = 1
+    lr: float = 1.0e-3
+    min_lr: float = 1.0e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    zero_stage: int = 1
+    precision: str = "fp32"             # fp32 | bf16
+    seed: int = 1234
+    checkpoint_every: int = 100         # steps between checkpoints (and one at the end)
+    log_every: int = 10
+    timeout_s: int = 3600               # the launcher gives up after this long
+
+
+@dataclass(kw_only=True)
+class EvaluateConfig:
+    kobest_dir: str = "data/kobest/v1.0"
+    tasks: list[str] = field(default_factory=lambda: ["boolq", "copa", "hellaswag", "sentineg", "wic"])
+    num_fewshot: int = 0
+    limit: int | None = 50              # first N test examples per task (None: all)
+    batch_size: int = 16
+    perplexity_max_tokens: int = 100_000  # validation tokens scored for perplexity
+    prompts: list[str] = field(default_factory=lambda: ["대한민국의 수도는", "오늘 영화는 정말", "파이썬에서 리스트는"])
+    max_new_tokens: int = 24
+
+
+@dataclass(kw_only=True)
+class RegisterConfig:
+    model_name: str = "polyglot-ko-demo"
+    score: str = "kobest_macro_f1_mean"   # metric the promotion gate compares
+    margin: float = 0.0                    # candidate must beat the champion by more than this
+    task_tolerance: float = 0.05           # and no task may fall by more than this
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    experiment: str = "polyglot-ko"          # MLflow experiment name
+    artifact_root: str | None = None         # local dir or s3://bucket/prefix; default <workdir>/artifacts
+    s3_endpoint_url: str | None = None       # else AWS_ENDPOINT_URL from the environment
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    train_tokenizer: TrainTokenizerConfig = field(default_factory=TrainTokenizerConfig)
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
+
+    def section(self, stage: str) -> Any:
+        return getattr(self, stage.replace("-", "_"))
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Turn plain YAML data into the dataclass `cls`, checking keys and basic types."""
+    if not isinstance(data, dict):
+        raise UserError(f"config: {where or 'top level'} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise UserError(f"config: unknown key {where + '.' if where else ''}{unknown[0]} "
+                        f"(known: {', '.join(sorted(names))})")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise UserError(f"config: {where or 'top level'}: {e}") from None
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, where)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise UserError(f"config: {where} must be a list")
+        (item,) = typing.get_args(tp)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise UserError(f"config: {where} must be {tp.__name__}, got {value!r}")
+    return value
+
+
+def _set_path(data: dict, dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise UserError(f"--set {dotted}: {k} is not a section")
+    node[keys[-1]] = value
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"config {p}: invalid YAML: {e}") from None
+    for item in overrides or []:
+        if "=" not in item:
+            raise UserError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            _set_path(data, key.strip(), yaml.safe_load(raw))
+        except yaml.YAMLError as e:
+            raise UserError(f"--set {key}: value is not valid YAML: {e}") from None
+    return _build(RunConfig, data, "")
+
+
+def config_from_dict(data: dict) -> RunConfig:
+    return _build(RunConfig, data, "")
+
+
+def config_to_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: RunConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,131 @@
+"""Lineage in MLflow: one parent run per pipeline run, one child run per stage execution.
+
+Uses MlflowClient with explicit run ids rather than the fluent API's process-global "active run", so the same
+calls work in the local runner, a KFP task and an Airflow task alike (`MLFLOW_RUN_ID` is never exported).
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .artifacts import Manifest
+
+_MAX_PARAM = 6000  # MLflow's limit on a param value
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def tracking_uri_for(workdir: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
+
+
+class Lineage:
+    def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None = None):
+        os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+        warnings.filterwarnings("ignore", module="mlflow")
+        import mlflow
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            try:
+                self.experiment_id = self.client.create_experiment(experiment, artifact_location=artifact_location)
+            except Exception:  # created meanwhile by a concurrent run
+                self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
+        else:
+            self.experiment_id = exp.experiment_id
+
+    # -- runs ----------------------------------------------------------------------------------------------
+    def start_parent(self, run_name: str, config: dict, tags: dict[str, str]) -> str:
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags={"pipeline": "polyglot-ko", **tags})
+        self.log_params(run.info.run_id, config)
+        self.client.log_text(run.info.run_id, json.dumps(config, ensure_ascii=False, indent=2), "config.json")
+        return run.info.run_id
+
+    def end(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def start_stage(self, parent_run_id: str | None, stage: str, tags: dict[str, str]) -> str:
+        t = {"stage": stage, **tags}
+        if parent_run_id:
+            t["mlflow.parentRunId"] = parent_run_id
+        return self.client.create_run(self.experiment_id, run_name=stage, tags=t).info.run_id
+
+    # -- logging -------------------------------------------------------------------------------------------
+    def log_params(self, run_id: str, params: dict) -> None:
+        from mlflow.entities import Param
+
+        flat = flatten(params)
+        batch = []
+        for k, v in sorted(flat.items()):
+            text = json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v)
+            batch.append(Param(k, text[:_MAX_PARAM]))
+        for i in range(0, len(batch), 100):
+            self.client.log_batch(run_id, params=batch[i:i + 100])
+
+    def log_metrics(self, run_id: str, metrics: dict, step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        batch = [Metric(k, float(v), ts, step) for k, v in sorted(flatten(metrics).items())
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        for i in range(0, len(batch), 500):
+            self.client.log_batch(run_id, metrics=batch[i:i + 500])
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+
+    def log_inputs(self, run_id: str, inputs: list) -> None:
+        """Each upstream artifact as an MLflow dataset (source URI + content digest)."""
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        entries = []
+        for ref in inputs:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                source = resolve_dataset_source(ref.uri)
+            ds = MetaDataset(source=source, name=f"{ref.kind}:{ref.role}", digest=ref.digest[:36])
+            entries.append(DatasetInput(ds._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", ref.role)]))
+        if entries:
+            self.client.log_inputs(run_id, datasets=entries)
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        self.client.log_text(run_id, text, name)
+
+    def log_file(self, run_id: str, path: Path, artifact_dir: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_dir)
+
+    def record_stage(self, run_id: str, manifest: Manifest, cache_hit: bool) -> None:
+        self.set_tags(run_id, {
+            "artifact.kind": manifest.kind, "artifact.uri": manifest.uri, "artifact.digest": manifest.digest,
+            "artifact.key": manifest.key, "cache_hit": str(cache_hit).lower(),
+            "code_version.git": manifest.code_version.get("git", ""),
+            "code_version.stage": manifest.code_version.get("stage", ""),
+            **({"cache.source_run_id": manifest.mlflow_run_id or ""} if cache_hit else {}),
+        })
+        self.log_inputs(run_id, manifest.inputs)
+        self.log_params(run_id, manifest.params)
+        self.log_metrics(run_id, {**manifest.stats, "cache_hit": int(cache_hit)})
+        self.log_text(run_id, manifest.to_json(), "manifest.json")

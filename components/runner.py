@@ -1,0 +1,159 @@
+"""Running the stage graph: the local runner, and the begin / stage / finish steps that orchestrators call.
+
+Orchestrators (KFP, Airflow) only pass strings between tasks: the parent MLflow run id from `begin`, and each
+stage's output manifest URI. The resolved configuration is frozen at `begin` into <workdir>/runs/<run id>.yaml.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from . import graph
+from .artifacts import Manifest, require_manifest
+from .config import RunConfig, config_to_dict, dump_config, load_config
+from .errors import UserError
+from .lineage import Lineage, tracking_uri_for
+from .stage import Context, StageRun, git_commit
+from .storage import Storage, is_s3
+
+
+def artifact_root(cfg: RunConfig, workdir: Path) -> str:
+    root = cfg.artifact_root or str(workdir / "artifacts")
+    return root if is_s3(root) else str(Path(root).resolve())
+
+
+def make_lineage(cfg: RunConfig, workdir: Path) -> Lineage:
+    uri = tracking_uri_for(workdir)
+    # A local tracking store keeps run artifacts beside the database, never in ./mlruns of the current dir.
+    location = None if uri.startswith("http") else (workdir / "mlartifacts").resolve().as_uri()
+    return Lineage(uri, cfg.experiment, location)
+
+
+def make_context(cfg: RunConfig, workdir: Path, parent_run_id: str | None, force: bool = False,
+                 lineage: Lineage | None = None, log=print) -> Context:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Context(cfg=cfg, workdir=workdir.resolve(), storage=Storage(cfg.s3_endpoint_url),
+                   artifact_root=artifact_root(cfg, workdir), lineage=lineage, parent_run_id=parent_run_id,
+                   force=force, log=log)
+
+
+def run_config_path(workdir: Path, parent_run_id: str) -> Path:
+    return workdir / "runs" / f"{parent_run_id}.yaml"
+
+
+def begin(cfg: RunConfig, workdir: Path, config_name: str) -> str:
+    """Start the pipeline run: the MLflow parent run, and the frozen config every stage task reads."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    lineage = make_lineage(cfg, workdir)
+    run_id = lineage.start_parent(f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}", config_to_dict(cfg),
+                                  {"config": config_name, "code_version.git": git_commit(),
+                                   "artifact_root": artifact_root(cfg, workdir)})
+    path = run_config_path(workdir, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, path)
+    return run_id
+
+
+def load_run_config(workdir: Path, parent_run_id: str) -> RunConfig:
+    path = run_config_path(workdir, parent_run_id)
+    if not path.is_file():
+        raise UserError(f"no pipeline run {parent_run_id} in {workdir} (begin it first)")
+    return load_config(path)
+
+
+def run_one(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str, str], force: bool = False,
+            cfg: RunConfig | None = None, lineage: Lineage | None = None) -> tuple[Manifest, bool, float]:
+    cfg = cfg or load_run_config(workdir, parent_run_id)
+    lineage = lineage or make_lineage(cfg, workdir)
+    ctx = make_context(cfg, workdir, parent_run_id, force, lineage)
+    t0 = time.time()
+    manifest, hit = StageRun(graph.stage(stage_name), ctx, inputs).execute()
+    return manifest, hit, time.time() - t0
+
+
+def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: str = "FINISHED") -> dict:
+    """End the parent run; record each stage's artifact on it; return the summary data."""
+    cfg = load_run_config(workdir, parent_run_id)
+    lineage = make_lineage(cfg, workdir)
+    storage = Storage(cfg.s3_endpoint_url)
+    manifests = {name: require_manifest(storage, uri) for name, uri in results.items()}
+    lineage.set_tags(parent_run_id, {f"artifact.{n}.digest": m.digest for n, m in manifests.items()})
+    lineage.set_tags(parent_run_id, {f"artifact.{n}.uri": m.uri for n, m in manifests.items()})
+    summary = summarize(manifests)
+    lineage.log_text(parent_run_id, json.dumps(summary, ensure_ascii=False, indent=2), "summary.json")
+    lineage.end(parent_run_id, status)
+    return summary
+
+
+def summarize(manifests: dict[str, Manifest]) -> dict:
+    s: dict = {"stages": {n: {"digest": m.digest[:12], "uri": m.uri, "seconds": m.stats.get("seconds")}
+                          for n, m in manifests.items()}}
+    if "curate" in manifests:
+        st = manifests["curate"].stats
+        s["records"] = {"in": st.get("records_in"), "kept": st.get("records_out"), "dropped": st.get("dropped"),
+                        "quarantined": st.get("quarantined")}
+    if "tokenize" in manifests:
+        st = manifests["tokenize"].stats
+        s["tokens"] = {"train": st.get("train", {}).get("tokens"), "validation": st.get("validation", {}).get("tokens")}
+    if "pretrain" in manifests:
+        s["final_loss"] = manifests["pretrain"].stats.get("final_loss")
+    if "evaluate" in manifests:
+        st = manifests["evaluate"].stats
+        s["kobest"] = st.get("kobest", {})
+        s["perplexity"] = st.get("validation_perplexity")
+    if "register" in manifests:
+        st = manifests["register"].stats
+        s["model_uri"] = st.get("model_uri")
+        s["aliases"] = st.get("aliases")
+        s["generation"] = st.get("generation")
+    return s
+
+
+def run_pipeline(config_path: str, workdir: Path, overrides: list[str] | None = None, start: str | None = None,
+                 until: str | None = None, force: bool = False, log=print) -> dict:
+    """The local runner: every stage in order, in this process (corpus shards over the local cores)."""
+    cfg = load_config(config_path, overrides)
+    workdir = workdir.resolve()
+    nodes = graph.select(start, until)
+    run_id = begin(cfg, workdir, str(config_path))
+    lineage = make_lineage(cfg, workdir)
+    results: dict[str, str] = {}
+    timings: dict[str, tuple[float, bool]] = {}
+    status = "FAILED"
+    try:
+        for node in nodes:
+            inputs = {}
+            for role, src in node.inputs.items():
+                if src not in results:   # an upstream stage outside --from: take its cached artifact
+                    results[src] = _cached_uri(src, cfg, workdir, results)
+                inputs[role] = results[src]
+            log(f"[{node.name}] running ...")
+            manifest, hit, secs = run_one(node.name, workdir, run_id, inputs, force=force, cfg=cfg, lineage=lineage)
+            results[node.name] = manifest.uri
+            timings[node.name] = (secs, hit)
+            log(f"[{node.name}] {'cache hit' if hit else 'done'} in {secs:.1f}s -> {manifest.uri}")
+        status = "FINISHED"
+    finally:
+        if status == "FAILED":
+            lineage.end(run_id, "FAILED")
+    summary = finish(workdir, run_id, results)
+    summary["parent_run_id"] = run_id
+    summary["timings"] = timings
+    summary["tracking_uri"] = lineage.tracking_uri
+    return summary
+
+
+def _cached_uri(stage_name: str, cfg: RunConfig, workdir: Path, results: dict[str, str]) -> str:
+    """The artifact an upstream stage would produce for this config, which must already exist."""
+    node = graph.stage(stage_name)
+    inputs = {}
+    for role, src in node.inputs.items():
+        if src not in results:
+            results[src] = _cached_uri(src, cfg, workdir, results)
+        inputs[role] = results[src]
+    sr = StageRun(node, make_context(cfg, workdir, None), inputs)
+    if sr.existing() is None:
+        raise UserError(f"--from: upstream stage {stage_name} has no artifact for this config; run it first")
+    return sr.uri

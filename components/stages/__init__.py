@@ -1,0 +1,1 @@
+"""One module per stage; see components/stage.py for the functions each provides."""
