@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,12 @@ from typing import Any
 from .artifacts import Manifest
 
 _MAX_PARAM = 6000  # MLflow's limit on a param value
+_BAD_KEY = re.compile(r"[^\w\-. :/]")
+
+
+def safe_key(key: str) -> str:
+    """MLflow keys allow alphanumerics, _ - . space : / only (special-token names like <eos> do not fit)."""
+    return _BAD_KEY.sub("_", key)
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
@@ -75,7 +82,7 @@ class Lineage:
         batch = []
         for k, v in sorted(flat.items()):
             text = json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else str(v)
-            batch.append(Param(k, text[:_MAX_PARAM]))
+            batch.append(Param(safe_key(k), text[:_MAX_PARAM]))
         for i in range(0, len(batch), 100):
             self.client.log_batch(run_id, params=batch[i:i + 100])
 
@@ -85,7 +92,7 @@ class Lineage:
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        batch = [Metric(k, float(v), ts, step) for k, v in sorted(flatten(metrics).items())
+        batch = [Metric(safe_key(k), float(v), ts, step) for k, v in sorted(flatten(metrics).items())
                  if isinstance(v, (int, float)) and not isinstance(v, bool)]
         for i in range(0, len(batch), 500):
             self.client.log_batch(run_id, metrics=batch[i:i + 500])

@@ -1,0 +1,1 @@
+"""GPT-NeoX pretraining: presets, the DeepSpeed training loop, data, checkpoints, export and launchers."""

@@ -1,0 +1,79 @@
+"""Training metrics to MLflow from rank 0, batched on a background thread so a slow server never stalls a step."""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from pathlib import Path
+
+# Dense bf16 peak of common accelerators, TFLOP/s, for model FLOPs utilisation.
+PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+
+
+def flops_per_token(params: int, layers: int, hidden: int, seq_length: int) -> float:
+    # 6N for the matmuls forward and backward, plus attention scores and values (PaLM appendix B).
+    return 6 * params + 12 * layers * hidden * seq_length
+
+
+def device_peak_tflops() -> float | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    return next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+
+
+class MetricSink:
+    """Appends every record to metrics.jsonl at once; ships them to MLflow in batches in the background."""
+
+    def __init__(self, path: Path, tracking_uri: str | None, run_id: str | None, flush_s: float = 2.0):
+        self.file = open(path, "a", encoding="utf-8")
+        self.q: queue.Queue = queue.Queue()
+        self.run_id, self.tracking_uri, self.flush_s = run_id, tracking_uri, flush_s
+        self._stop = threading.Event()
+        self.thread = None
+        if run_id and tracking_uri:
+            self.thread = threading.Thread(target=self._ship, daemon=True)
+            self.thread.start()
+
+    def log(self, step: int, values: dict) -> None:
+        self.file.write(json.dumps({"step": step, **values}) + "\n")
+        self.file.flush()
+        if self.thread:
+            self.q.put((step, int(time.time() * 1000), values))
+
+    def _ship(self) -> None:
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        pending: list = []
+        while not (self._stop.is_set() and self.q.empty() and not pending):
+            try:
+                while True:
+                    step, ts, values = self.q.get(timeout=self.flush_s if not pending else 0.05)
+                    pending += [Metric(k, float(v), ts, step) for k, v in values.items()]
+                    if len(pending) >= 500:
+                        break
+            except queue.Empty:
+                pass
+            if pending:
+                try:
+                    client.log_batch(self.run_id, metrics=pending[:1000])
+                    pending = pending[1000:]
+                except Exception:          # server away: keep the batch and retry later, never lose it
+                    if self._stop.is_set() and self._deadline_passed():
+                        break
+                    time.sleep(1.0)
+
+    def _deadline_passed(self) -> bool:
+        return time.time() > getattr(self, "_deadline", float("inf"))
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        self.file.close()
+        if self.thread:
+            self._deadline = time.time() + timeout_s
+            self._stop.set()
+            self.thread.join(timeout_s + 5)
