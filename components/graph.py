@@ -59,13 +59,13 @@ def select(start: str | None = None, until: str | None = None) -> list[StageNode
     return list(STAGES[lo:hi + 1])
 
 
-def stage_argv(node: StageNode, *, config: str, workdir: str, parent_run_id: str,
-               inputs: dict[str, str]) -> list[str]:
+def stage_argv(node: StageNode, *, workdir: str, parent_run_id: str, inputs: dict[str, str]) -> list[str]:
     """Arguments of `polyglot-ko stage ...` for one stage: what every container and bash task runs.
 
-    Prints the output manifest's URI as its last line of stdout.
+    The stage reads the configuration `begin` froze for `parent_run_id`, and prints its output manifest's URI as
+    the last line of stdout.
     """
-    argv = ["stage", node.name, "--config", config, "--workdir", workdir, "--parent-run-id", parent_run_id]
+    argv = ["stage", node.name, "--workdir", workdir, "--parent-run-id", parent_run_id]
     for role in node.inputs:
         argv += ["--input", f"{role}={inputs[role]}"]
     return argv

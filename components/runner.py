@@ -78,13 +78,26 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     cfg = load_run_config(workdir, parent_run_id)
     lineage = make_lineage(cfg, workdir)
     storage = Storage(cfg.s3_endpoint_url)
-    manifests = {name: require_manifest(storage, uri) for name, uri in results.items()}
+    manifests = with_upstream(storage, {name: require_manifest(storage, uri) for name, uri in results.items()})
     lineage.set_tags(parent_run_id, {f"artifact.{n}.digest": m.digest for n, m in manifests.items()})
     lineage.set_tags(parent_run_id, {f"artifact.{n}.uri": m.uri for n, m in manifests.items()})
     summary = summarize(manifests)
     lineage.log_text(parent_run_id, json.dumps(summary, ensure_ascii=False, indent=2), "summary.json")
     lineage.end(parent_run_id, status)
     return summary
+
+
+def with_upstream(storage: Storage, manifests: dict[str, Manifest]) -> dict[str, Manifest]:
+    """Add every artifact the given ones descend from (orchestrators pass only the last stage's URI)."""
+    out = dict(manifests)
+    todo = list(manifests.values())
+    while todo:
+        for ref in todo.pop().inputs:
+            m = require_manifest(storage, ref.uri)
+            if m.stage not in out:
+                out[m.stage] = m
+                todo.append(m)
+    return {n.name: out[n.name] for n in graph.STAGES if n.name in out}
 
 
 def summarize(manifests: dict[str, Manifest]) -> dict:
