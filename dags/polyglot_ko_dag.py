@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.bash import BashOperator
@@ -27,7 +28,8 @@ def task_id(stage: str) -> str:
 
 
 def xcom(task: str) -> str:
-    return "{{ ti.xcom_pull(task_ids='%s') }}" % task
+    # Double quotes inside: the expression itself goes into single-quoted shell words.
+    return '{{ ti.xcom_pull(task_ids="%s") }}' % task
 
 
 with DAG(
@@ -41,6 +43,7 @@ with DAG(
         "workdir": Param(os.environ.get("POLYGLOT_KO_WORKDIR", str(ROOT / "workdir")), type="string"),
     },
     tags=["polyglot-ko"],
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=15)},
 ) as dag:
     cli = shlex.quote(BIN)
     begin = BashOperator(task_id="begin", cwd=str(ROOT),
@@ -49,11 +52,12 @@ with DAG(
     for node in graph.STAGES:
         argv = graph.stage_argv(node, workdir="{{ params.workdir }}", parent_run_id=xcom("begin"),
                                 inputs={role: xcom(task_id(src)) for role, src in node.inputs.items()})
-        t = BashOperator(task_id=task_id(node.name), cwd=str(ROOT), retries=1,
+        t = BashOperator(task_id=task_id(node.name), cwd=str(ROOT),
                          bash_command=" ".join([cli] + [shlex.quote(a) for a in argv]))
         for src in {*node.inputs.values()}:
             tasks[src] >> t
-        previous >> t if not node.inputs else None
+        if not node.inputs:
+            previous >> t
         tasks[node.name] = t
     last = graph.STAGES[-1].name
     finish = BashOperator(
