@@ -26,7 +26,7 @@ _PHONE = re.compile(
     r"(?:1[016789]|2|[3-6][1-5]|70|50[2-8])"            # mobile, Seoul, regional, VoIP, personal 050x
     r"(?:" + _D + r"?\)?" + _D + r"?)\d{3,4}" + _D + r"?\d{4}"
     r"|\(0(?:2|[3-6][1-5]|70)\)\s?\d{3,4}" + _D + r"?\d{4}"       # (02) 123-4567
-    r"|1[5-9]\d\d" + _D + r"\d{4}"                      # representative numbers: 1588-1234
+    r"|1[568]\d\d" + _D + r"\d{4}"                      # representative numbers: 1588-1234
     r")" + _NOT_DIGIT_AFTER)
 _RRN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})\s?[-\u2010-\u2015]?\s?([1-8])\d{6}(?!\d)")
 _ACC_CONTEXT = re.compile(r"계좌|예금주|입금|송금|이체|통장|은행|뱅크|농협|신한|국민|우리|하나|기업|씨티|새마을|우체국")
@@ -52,6 +52,14 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
         counts["rrn"] += 1
         return RRN
 
+    def sub_tel(m):
+        groups = re.findall(r"\d+", m.group(0))
+        # 1500-1999 style representative numbers look like year ranges ("1998-2005"): leave those.
+        if len(groups) == 2 and all(len(g) == 4 for g in groups) and int(groups[0]) < int(groups[1]) <= 2100:
+            return m.group(0)
+        counts["tel"] += 1
+        return TEL
+
     text = _RRN.sub(sub_rrn, text)
     text, counts["email"] = _EMAIL.subn(EMAIL, text)
     if _ACC_CONTEXT.search(text):
@@ -62,7 +70,7 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
                 return ACC
             return m.group(0)
         text = _ACC.sub(sub_acc, text)
-    text, counts["tel"] = _PHONE.subn(TEL, text)
+    text = _PHONE.sub(sub_tel, text)
     return text, counts
 
 

@@ -22,10 +22,38 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
 
 def cmd_run(a) -> int:
     from .report import print_summary
-    from .runner import run_pipeline
 
-    summary = run_pipeline(a.config, Path(a.workdir), a.set, a.start, a.until, a.force, log=_log)
+    if a.engine == "local":
+        from .runner import run_pipeline
+        summary = run_pipeline(a.config, Path(a.workdir), a.set, a.start, a.until, a.force, log=_log)
+    else:
+        if a.start or a.until or a.force:
+            raise UserError("--from, --until and --force work with --engine local only")
+        if a.engine == "kfp":
+            from dags.kfp_pipeline import run_local
+            summary = run_local(a.config, Path(a.workdir), a.set)
+        else:
+            if a.set:
+                raise UserError("--set is not passed to the Airflow DAG; write the values into the config file")
+            from dags.airflow_local import dag_test
+            log = dag_test(a.config, Path(a.workdir))
+            _log(f"airflow dags test succeeded; log: {log}")
+            from .runner import latest_summary
+            summary = latest_summary(Path(a.workdir))
     print_summary(summary)
+    return 0
+
+
+def cmd_compile(a) -> int:
+    from dags.kfp_pipeline import compile_pipeline
+
+    from .config import dump_config, load_config
+
+    out = Path(a.out)
+    cfg = load_config(a.config, a.set)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, out / "config.yaml")
+    print(compile_pipeline(out / "pipeline.yaml"))
     return 0
 
 
@@ -103,7 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="start", metavar="STAGE")
     r.add_argument("--until", metavar="STAGE")
     r.add_argument("--force", action="store_true", help="re-run the selected stages even if cached")
+    r.add_argument("--engine", choices=["local", "kfp", "airflow"], default="local",
+                   help="local runner (default), KFP's local runner, or `airflow dags test`")
     r.set_defaults(fn=cmd_run)
+
+    co = sub.add_parser("compile", help="compile the KFP pipeline YAML for a config")
+    co.add_argument("config")
+    co.add_argument("--out", required=True)
+    co.add_argument("--set", action="append", default=[])
+    co.set_defaults(fn=cmd_compile)
 
     b = sub.add_parser("begin", help="start a pipeline run (for orchestrators); prints the MLflow parent run id")
     b.add_argument("--config", required=True)

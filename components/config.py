@@ -40,7 +40,8 @@ class CollectConfig:
 class CurateConfig:
     world_size: int = 2
     steps: list[str] = field(default_factory=lambda: [
-        "empty", "repeated_chars", "pii", "whitespace", "html", "empty_after_clean", "min_chars"])
+        "empty", "html", "repeated_chars", "pii", "whitespace", "empty_after_clean", "min_chars"])
+    # Polyglot-Ko's order, except that HTML goes first: stripping tags after collapsing whitespace leaves gaps.
     min_chars: int = 10                 # documents shorter than this after cleaning are dropped (too_short)
     max_repeat: int = 2                 # a character repeated more often collapses to this many (digits never)
     dedup: bool = True                  # exact deduplication of whole documents (reduce step)
@@ -155,6 +156,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):   # YAML 1.1 reads 1e-4 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
         raise UserError(f"config: {where} must be {tp.__name__}, got {value!r}")
     return value

@@ -87,6 +87,20 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     return summary
 
 
+def latest_summary(workdir: Path) -> dict:
+    """The summary of the newest finished pipeline run in a workdir (what an orchestrated run left)."""
+    runs = sorted((workdir / "runs").glob("*.yaml"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise UserError(f"no pipeline runs in {workdir}")
+    run_id = runs[-1].stem
+    cfg = load_config(runs[-1])
+    lineage = make_lineage(cfg, workdir)
+    path = lineage.client.download_artifacts(run_id, "summary.json", str(workdir / "runs"))
+    summary = json.loads(Path(path).read_text())
+    summary.update(parent_run_id=run_id, tracking_uri=lineage.tracking_uri)
+    return summary
+
+
 def with_upstream(storage: Storage, manifests: dict[str, Manifest]) -> dict[str, Manifest]:
     """Add every artifact the given ones descend from (orchestrators pass only the last stage's URI)."""
     out = dict(manifests)

@@ -1,0 +1,46 @@
+# The two commands: `make demo` (the whole pipeline on the bundled sample) and `make test`.
+# Both create the environments they need: .venv (the project) and .venv-airflow (Airflow, kept apart).
+PYTHON ?= python3
+VENV := .venv
+AIRFLOW_VENV := .venv-airflow
+WORKDIR ?= workdir
+PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
+
+.PHONY: demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env
+
+env: $(VENV)/.installed
+airflow-env: $(AIRFLOW_VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -c requirements.lock -e '.[dev]'
+	@touch $@
+
+# Airflow's provider pins conflict with kfp's: its own environment, with the project's light graph module on its path.
+$(AIRFLOW_VENV)/.installed: requirements-airflow.lock
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-airflow.lock
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/polyglot-ko run configs/demo.yaml --workdir $(WORKDIR)
+
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -m "not slow" tests
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/run_all.py
+
+compile: $(VENV)/.installed
+	$(VENV)/bin/polyglot-ko compile configs/demo.yaml --out $(WORKDIR)/compiled
+
+mlflow-ui: $(VENV)/.installed
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORKDIR))/mlflow.db --host 127.0.0.1 --port 5000
+
+clean-workdir:
+	rm -rf $(WORKDIR)

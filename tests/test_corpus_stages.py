@@ -1,0 +1,135 @@
+"""collect and curate under the stage contract: accounting, quarantine, shards, caching, rerun after a kill."""
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from components import graph
+from components.artifacts import verify
+from components.config import config_from_dict
+from components.runner import make_context
+from components.stage import StageRun, check_accounting
+from components.errors import StageFailed
+from conftest import write_jsonl
+
+
+def _cfg(tmp_path: Path, world: int = 2, **curate) -> dict:
+    src = tmp_path / "src"
+    rows = [{"rid": i, "body": f"{i}번째 리뷰입니다. 정말 재미있는 영화였어요ㅋㅋㅋㅋ"} for i in range(40)]
+    rows += [{"rid": 100, "body": "0번째 리뷰입니다. 정말 재미있는 영화였어요ㅋㅋ"}]   # duplicate after cleaning
+    rows += [{"rid": 101, "body": "짧음"}, {"rid": 102, "body": "   "}, {"rid": 103, "other": "no body"}]
+    write_jsonl(src / "a.jsonl", rows, raw_lines=[b"{not json", b'{"rid": 9, "body": "\xff\xfe bad utf8"}'])
+    with gzip.open(src / "b.jsonl.gz", "wt", encoding="utf-8") as f:
+        for i in range(10):
+            f.write(json.dumps({"rid": 200 + i, "body": f"압축된 문서 {i} 입니다. 전화 010-1234-56{i:02d}"}) + "\n")
+    (src / "docs").mkdir(exist_ok=True)
+    (src / "docs" / "one.txt").write_text("텍스트 파일 하나는 문서 하나입니다.\n", encoding="utf-8")
+    return {"collect": {"world_size": world, "sources": [
+                {"name": "jsonl", "uri": str(src / "a.jsonl"), "text_field": "body", "id_field": "rid"},
+                {"name": "gz", "uri": str(src / "b.jsonl.gz"), "text_field": "body"},
+                {"name": "txt", "uri": str(src / "docs"), "format": "txt"}]},
+            "curate": {"world_size": world, "min_chars": 8, **curate}}
+
+
+def _run(cfg: dict, workdir: Path, stage: str, inputs=None, force=False):
+    ctx = make_context(config_from_dict(cfg), workdir, None, force=force)
+    return StageRun(graph.stage(stage), ctx, inputs or {}).execute()
+
+
+def test_collect_quarantines_bad_input_and_accounts_for_every_record(tmp_path):
+    m, hit = _run(_cfg(tmp_path), tmp_path / "wd", "collect")
+    assert not hit
+    s = m.stats
+    assert s["quarantined"] == {"invalid_json": 1, "invalid_utf8": 1, "missing_text_field": 1}
+    assert s["records_in"] == 44 + 2 + 10 + 1 and s["records_out"] == 44 - 1 + 10 + 1
+    check_accounting("collect", s)
+    assert verify(m and __import__("components.storage").storage.Storage(), m) == []
+    q = [f for f in m.files if "quarantine" in f.name]
+    raws = pq.read_table(Path(m.uri) / q[0].name).to_pylist()
+    assert {r["reason"] for r in raws} == {"invalid_json", "invalid_utf8", "missing_text_field"}
+    assert any(r["raw"] == b"{not json" for r in raws), "the raw bytes are kept"
+
+
+def test_curate_cleans_dedups_and_counts_reasons(tmp_path):
+    cfg = _cfg(tmp_path)
+    raw, _ = _run(cfg, tmp_path / "wd", "collect")
+    cur, _ = _run(cfg, tmp_path / "wd", "curate", {"raw": raw.uri})
+    s = cur.stats
+    assert s["dropped"] == {"duplicate": 1, "too_short": 1, "empty": 1}
+    assert s["records_in"] == raw.stats["records_out"]
+    check_accounting("curate", s)
+    texts = [r["text"] for f in cur.files if f.name.startswith("data/")
+             for r in pq.read_table(Path(cur.uri) / f.name).to_pylist()]
+    assert len(texts) == len(set(texts)) == s["records_out"]
+    assert all("ㅋㅋㅋ" not in t and "010-" not in t for t in texts)
+    assert s["pii"]["tel"] == 10
+    assert not (Path(cur.uri) / "parts").exists(), "intermediate parts are removed"
+
+
+def test_same_inputs_cache_hit_and_param_change_reruns_only_downstream(tmp_path):
+    cfg = _cfg(tmp_path)
+    wd = tmp_path / "wd"
+    raw, _ = _run(cfg, wd, "collect")
+    cur, _ = _run(cfg, wd, "curate", {"raw": raw.uri})
+    raw2, hit_raw = _run(cfg, wd, "collect")
+    cur2, hit_cur = _run(cfg, wd, "curate", {"raw": raw2.uri})
+    assert hit_raw and hit_cur and cur2.uri == cur.uri
+    cfg["curate"]["min_chars"] = 20
+    raw3, hit3 = _run(cfg, wd, "collect")
+    cur3, hit_cur3 = _run(cfg, wd, "curate", {"raw": raw3.uri})
+    assert hit3 and not hit_cur3 and cur3.uri != cur.uri
+
+
+def test_output_does_not_depend_on_the_number_of_shards(tmp_path):
+    one = _cfg(tmp_path, world=1)
+    three = _cfg(tmp_path, world=3)
+    r1, _ = _run(one, tmp_path / "w1", "collect")
+    c1, _ = _run(one, tmp_path / "w1", "curate", {"raw": r1.uri})
+    r3, _ = _run(three, tmp_path / "w3", "collect")
+    c3, _ = _run(three, tmp_path / "w3", "curate", {"raw": r3.uri})
+
+    def docs(m):
+        return sorted((r["id"], r["text"]) for f in m.files if f.name.startswith("data/")
+                      for r in pq.read_table(Path(m.uri) / f.name).to_pylist())
+    assert docs(c1) == docs(c3)
+    assert c1.stats["records_out"] == c3.stats["records_out"]
+
+
+def test_a_killed_shard_is_redone_alone_and_gives_the_same_bytes(tmp_path):
+    cfg = _cfg(tmp_path)
+    wd = tmp_path / "wd"
+    ctx = make_context(config_from_dict(cfg), wd, None)
+    sr = StageRun(graph.stage("collect"), ctx, {})
+    part0 = sr.run_shard(0, 2)
+    before = {f.name: f.sha256 for f in part0.files}
+    # The worker for shard 1 "died" before writing part.json; shard 0's part must not be recomputed.
+    mtime = (Path(part0.uri) / "part.json").stat().st_mtime_ns
+    m, hit = sr.execute()
+    assert not hit
+    assert (Path(part0.uri) / "part.json").stat().st_mtime_ns == mtime
+    full = _run(cfg, tmp_path / "fresh", "collect")[0]
+    assert m.digest == full.digest
+    assert before == {f.name.split("/", 2)[2]: f.sha256 for f in m.files if f.name.startswith("parts/00000")}
+
+
+def test_accounting_violation_is_an_error():
+    with pytest.raises(StageFailed, match="accounting broken"):
+        check_accounting("x", {"records_in": 10, "records_out": 5, "dropped": {"a": 2}, "quarantined": {}})
+
+
+def test_nothing_valid_left_fails_clearly(tmp_path):
+    src = write_jsonl(tmp_path / "only-bad.jsonl", [{"text": "  "}, {"text": "x"}])
+    cfg = {"collect": {"world_size": 1, "sources": [{"name": "bad", "uri": str(src)}]},
+           "curate": {"world_size": 1}}
+    raw, _ = _run(cfg, tmp_path / "wd", "collect")
+    with pytest.raises(StageFailed, match="no valid records left"):
+        _run(cfg, tmp_path / "wd", "curate", {"raw": raw.uri})
+
+
+def test_missing_source_is_a_user_error(tmp_path):
+    from components.errors import UserError
+    cfg = {"collect": {"sources": [{"name": "gone", "uri": str(tmp_path / "nope.jsonl")}]}}
+    with pytest.raises(UserError, match="source 'gone': no files"):
+        _run(cfg, tmp_path / "wd", "collect")
