@@ -17,8 +17,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun_local(args: dict, nproc: int, workdir: Path, timeout_s: int, log_path: Path) -> None:
-    """Run training/train.py as `nproc` local processes; raise StageFailed with the log's tail on failure."""
+def torchrun_command(args: dict, nproc: int, workdir: Path) -> tuple[list[str], dict]:
+    """The torchrun command line and environment for one local training job."""
     workdir.mkdir(parents=True, exist_ok=True)
     args_path = workdir / "train_args.json"
     args_path.write_text(json.dumps(args, indent=2))
@@ -31,6 +31,12 @@ def torchrun_local(args: dict, nproc: int, workdir: Path, timeout_s: int, log_pa
     env.setdefault("DS_ACCELERATOR", "cuda" if args["device"] == "cuda" else "cpu")
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     env.pop("MLFLOW_RUN_ID", None)
+    return cmd, env
+
+
+def torchrun_local(args: dict, nproc: int, workdir: Path, timeout_s: int, log_path: Path) -> None:
+    """Run training/train.py as `nproc` local processes; raise StageFailed with the log's tail on failure."""
+    cmd, env = torchrun_command(args, nproc, workdir)
     with open(log_path, "ab") as log:
         try:
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout_s)

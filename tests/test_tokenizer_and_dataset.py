@@ -1,0 +1,43 @@
+import struct
+
+import numpy as np
+import pytest
+
+from components.indexed_dataset import MAGIC, IndexedDataset, IndexedDatasetWriter
+from components.tokenizer_build import MORPHEME_MARK, PII, SPECIAL, segment_morphemes, train_bpe
+
+TEXTS = ["오늘 영화는 정말 재미있었다", "배우들의 연기가 훌륭했습니다", "파이썬에서 리스트는 가변 시퀀스입니다"] * 50
+
+
+def test_indexed_dataset_has_the_megatron_layout(tmp_path):
+    w = IndexedDatasetWriter(tmp_path / "ds", np.uint16)
+    docs = [[5, 6, 7, 2], [8, 2], [9, 10, 11, 12, 2]]
+    for d in docs:
+        w.add_document(d)
+    w.close()
+    idx = (tmp_path / "ds.idx").read_bytes()
+    assert idx[:9] == MAGIC
+    assert struct.unpack("<QBQQ", idx[9:34]) == (1, 8, 3, 4)   # version, uint16 code, sequences, doc boundaries
+    sizes = np.frombuffer(idx, np.int32, 3, 34)
+    pointers = np.frombuffer(idx, np.int64, 3, 34 + 12)
+    assert sizes.tolist() == [4, 2, 5] and pointers.tolist() == [0, 8, 12]
+    assert np.frombuffer(idx, np.int64, 4, 34 + 12 + 24).tolist() == [0, 1, 2, 3]
+    ds = IndexedDataset(tmp_path / "ds")
+    assert [ds[i].tolist() for i in range(len(ds))] == docs
+    assert ds.num_tokens == 11 and (tmp_path / "ds.bin").stat().st_size == 22
+
+
+def test_morpheme_marks_sit_between_morphemes_only():
+    seg = list(segment_morphemes(["오늘 영화는 정말 재미있었다"]))[0]
+    assert seg.replace(MORPHEME_MARK, "") == "오늘 영화는 정말 재미있었다"
+    assert "영화" + MORPHEME_MARK + "는" in seg
+
+
+def test_bpe_has_the_published_special_layout():
+    tok, learned = train_bpe(segment_morphemes(TEXTS), vocab_size=400, min_frequency=1)
+    assert [tok.token_to_id(t) for t in SPECIAL] == [0, 1, 2, 3]
+    assert [tok.token_to_id(t) for t in PII] == [learned, learned + 1, learned + 2]
+    enc = tok.encode("영화는 <|tel|> 재미있었다")
+    assert tok.token_to_id("<|tel|>") in enc.ids
+    assert tok.decode(enc.ids, skip_special_tokens=False) == "영화는 <|tel|> 재미있었다"
+    assert not any(MORPHEME_MARK in t for t in tok.get_vocab())
