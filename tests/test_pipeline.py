@@ -1,0 +1,132 @@
+"""The whole pipeline on the tiny config: local runner, KFP's local runner and `airflow dags test`."""
+import json
+from pathlib import Path
+
+import pytest
+
+from components.artifacts import verify
+from components.cli import main
+from components.storage import Storage
+from conftest import manifests
+
+pytestmark = pytest.mark.slow
+STAGES = ["collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"]
+
+
+def _client(workdir: Path):
+    from mlflow import MlflowClient
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _parent_runs(client, experiment="polyglot-ko-tiny"):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=200)
+    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags], runs
+
+
+def test_every_artifact_has_a_complete_verified_manifest(tiny_pipeline):
+    found = manifests(tiny_pipeline)
+    assert sorted(found) == sorted(STAGES)
+    for stage, ms in found.items():
+        for m in ms:
+            assert verify(Storage(), m) == [], stage
+            assert m.code_version["git"] and m.created_at and m.mlflow_run_id
+    for corpus in ("collect", "curate"):
+        s = found[corpus][0].stats
+        assert s["records_in"] == s["records_out"] + sum(s["dropped"].values()) + sum(s["quarantined"].values())
+    tok = found["tokenize"][0].stats
+    assert tok["tokens"] > 0 and tok["documents"] == found["curate"][0].stats["records_out"]
+
+
+def test_mlflow_has_a_parent_run_with_one_child_per_stage(tiny_pipeline):
+    client = _client(tiny_pipeline)
+    parents, runs = _parent_runs(client)
+    parent = parents[0]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.info.run_name for r in children) == sorted(STAGES)
+    by_name = {r.info.run_name: r for r in children}
+    curate = by_name["curate"]
+    assert curate.data.metrics["records_in"] > 0 and curate.data.tags["cache_hit"] == "false"
+    assert [d.dataset.name for d in curate.inputs.dataset_inputs] == ["RawCorpus:raw"]
+    assert {d.dataset.name for d in by_name["pretrain"].inputs.dataset_inputs} == {
+        "TokenizedDataset:dataset", "Tokenizer:tokenizer"}
+    pretrain_metrics = client.get_metric_history(by_name["pretrain"].info.run_id, "loss")
+    assert len(pretrain_metrics) >= 3, "training logs its loss curve to the stage's run"
+    for r in children:
+        assert r.data.tags["artifact.digest"] and r.data.tags["artifact.uri"]
+
+
+def test_registered_model_leads_back_to_every_upstream_artifact(tiny_pipeline):
+    import mlflow
+
+    client = _client(tiny_pipeline)
+    mv = client.get_model_version_by_alias("polyglot-ko-tiny", "champion")
+    found = manifests(tiny_pipeline)
+    for stage in STAGES[:-1]:
+        assert mv.tags[f"lineage.{stage}.digest"] == found[stage][0].digest
+        run = client.get_run(mv.tags[f"lineage.{stage}.run_id"])
+        assert run.info.run_name == stage
+    assert mv.tags["promotion.decision"] == "champion"
+    mlflow.set_tracking_uri(f"sqlite:///{tiny_pipeline / 'mlflow.db'}")
+    pipe = mlflow.transformers.load_model("models:/polyglot-ko-tiny@champion")
+    out = pipe("오늘 영화는", max_new_tokens=5, do_sample=False)[0]["generated_text"]
+    assert out.startswith("오늘 영화는") and len(out) > len("오늘 영화는")
+
+
+def test_second_run_is_all_cache_hits(tiny_pipeline, capsys):
+    assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("cache hit") == len(STAGES), out
+    client = _client(tiny_pipeline)
+    parents, runs = _parent_runs(client)
+    latest = parents[-1]
+    hits = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == latest.info.run_id]
+    assert len(hits) == len(STAGES) and all(r.data.tags["cache_hit"] == "true" for r in hits)
+    assert all(r.data.tags["cache.source_run_id"] for r in hits)
+    versions = client.search_model_versions("name='polyglot-ko-tiny'")
+    assert len(versions) == 1, "a cache hit registers nothing new"
+
+
+def test_changing_one_parameter_reruns_only_that_stage_and_downstream(tiny_pipeline, capsys):
+    assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline), "--set", "evaluate.limit=3",
+                 "--from", "evaluate"]) == 0
+    out = capsys.readouterr().out
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert "ran" in lines["evaluate"] and "ran" in lines["register"]
+    client = _client(tiny_pipeline)
+    mv = client.get_model_version("polyglot-ko-tiny", "2")
+    assert mv.tags["promotion.decision"] in ("champion", "challenger") and mv.tags["promotion.reason"]
+
+
+def test_kfp_local_runner_runs_the_same_graph(tmp_path):
+    from dags.kfp_pipeline import run_local
+
+    summary = run_local("configs/tiny.yaml", tmp_path)
+    assert list(summary["stages"]) == STAGES
+    assert summary["model_uri"] == "models:/polyglot-ko-tiny@champion"
+    assert set(summary["kobest"]) == {"boolq", "copa", "hellaswag", "sentineg", "wic"}
+    assert sorted(manifests(tmp_path)) == sorted(STAGES)
+
+
+def test_compiled_pipeline_yaml_has_every_stage(tmp_path):
+    import yaml
+
+    assert main(["compile", "configs/demo.yaml", "--out", str(tmp_path)]) == 0
+    spec = yaml.safe_load((tmp_path / "pipeline.yaml").read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    key = {t["taskInfo"]["name"]: k for k, t in tasks.items()}
+    assert set(STAGES) <= set(key)
+    # wiring from the graph: tokenize waits for curate, train-tokenizer and begin (the parent run id)
+    assert set(tasks[key["tokenize"]]["dependentTasks"]) == {key["curate"], key["train-tokenizer"], key["begin-op"]}
+    assert tasks[key["register"]]["retryPolicy"]["maxRetryCount"] == 1
+
+
+def test_airflow_dag_runs_end_to_end_with_dags_test(tmp_path):
+    from dags.airflow_local import dag_test
+
+    log = dag_test("configs/tiny.yaml", tmp_path)
+    assert sorted(manifests(tmp_path)) == sorted(STAGES)
+    text = log.read_text()
+    for stage in STAGES:
+        assert f"task_id='{stage.replace('-', '_')}'" in text
