@@ -1,0 +1,64 @@
+"""Benchmarks, side by side with the peer a user would otherwise use, measured in the same run.
+
+tokenize: our `tokenize` stage (streaming Parquet -> batch encode -> Megatron .bin/.idx, manifest, checksums)
+against the plain script a user would write: read every text, `Tokenizer.encode_batch` once, write one array.
+The ratio tells what the stage's streaming and bookkeeping cost on top of the tokenizer itself.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _best(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def bench_tokenize(workdir: Path) -> None:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from components import graph
+    from components.config import load_config
+    from components.corpus_io import read_records
+    from components.runner import make_context
+    from components.stage import StageRun
+
+    cfg = load_config(ROOT / "configs" / "demo.yaml", ["train_tokenizer.morphemes=none"])
+    ctx = make_context(cfg, workdir, None)
+    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
+    tok, _ = StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri}).execute()
+    inputs = {"corpus": cur.uri, "tokenizer": tok.uri}
+
+    def ours():
+        ctx.force = True
+        StageRun(graph.stage("tokenize"), ctx, inputs).execute()
+
+    tk = Tokenizer.from_file(str(Path(tok.uri) / "tokenizer.json"))
+    files = sorted(Path(cur.uri).glob("data/*.parquet"))
+
+    def peer():
+        texts = [r["text"] for r in read_records(files, columns=["text"])]
+        ids = [e.ids + [2] for e in tk.encode_batch(texts, add_special_tokens=False)]
+        np.concatenate([np.asarray(i, np.uint16) for i in ids]).tofile(workdir / "peer.bin")
+
+    chars = cur.stats["chars_out"]
+    t_ours, t_peer = _best(ours), _best(peer)
+    print(f"tokenize  {chars / 1e6:.2f} M chars | ours {t_ours:.2f}s ({chars / t_ours / 1e6:.2f} M chars/s) | "
+          f"plain encode_batch {t_peer:.2f}s | ours/peer time ratio {t_ours / t_peer:.2f}")
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as d:
+        bench_tokenize(Path(d))
