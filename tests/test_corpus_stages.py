@@ -12,6 +12,7 @@ from components.config import config_from_dict
 from components.runner import make_context
 from components.stage import StageRun, check_accounting
 from components.errors import StageFailed
+from components.storage import Storage
 from conftest import write_jsonl
 
 
@@ -45,7 +46,7 @@ def test_collect_quarantines_bad_input_and_accounts_for_every_record(tmp_path):
     assert s["quarantined"] == {"invalid_json": 1, "invalid_utf8": 1, "missing_text_field": 1}
     assert s["records_in"] == 44 + 2 + 10 + 1 and s["records_out"] == 44 - 1 + 10 + 1
     check_accounting("collect", s)
-    assert verify(m and __import__("components.storage").storage.Storage(), m) == []
+    assert verify(Storage(), m) == []
     q = [f for f in m.files if "quarantine" in f.name]
     raws = pq.read_table(Path(m.uri) / q[0].name).to_pylist()
     assert {r["reason"] for r in raws} == {"invalid_json", "invalid_utf8", "missing_text_field"}
@@ -133,3 +134,27 @@ def test_missing_source_is_a_user_error(tmp_path):
     cfg = {"collect": {"sources": [{"name": "gone", "uri": str(tmp_path / "nope.jsonl")}]}}
     with pytest.raises(UserError, match="source 'gone': no files"):
         _run(cfg, tmp_path / "wd", "collect")
+
+
+def test_a_stage_that_crashes_publishes_no_manifest_and_reruns_cleanly(tmp_path, monkeypatch):
+    import components.stages.curate as curate
+
+    cfg = _cfg(tmp_path)
+    wd = tmp_path / "wd"
+    raw, _ = _run(cfg, wd, "collect")
+    real_reduce = curate.reduce
+
+    def crash_after_writing(cfg_, inputs, parts, out, ctx):
+        real_reduce(cfg_, inputs, parts, out, ctx)
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(curate, "reduce", crash_after_writing)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        _run(cfg, wd, "curate", {"raw": raw.uri})
+    ctx = make_context(config_from_dict(cfg), wd, None)
+    sr = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri})
+    assert sr.existing() is None, "no manifest: the directory is incomplete and never read"
+    monkeypatch.setattr(curate, "reduce", real_reduce)
+    m, hit = _run(cfg, wd, "curate", {"raw": raw.uri})
+    assert not hit and m.uri == sr.uri
+    assert verify(Storage(), m) == []
