@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     tokens_per_step = a["micro_batch_size"] * a["grad_accum"] * world * a["seq_length"]
     fpt = flops_per_token(n_params, preset.layers, preset.hidden, a["seq_length"])
     peak = device_peak_tflops()
-    last_loss = float("nan")
+    last_loss = grad_norm = float("nan")
     t_last = time.time()
 
     def save(step: int) -> None:
@@ -124,6 +124,10 @@ def main(argv=None) -> int:
             loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                      batch[:, 1:].reshape(-1))
             engine.backward(loss)
+            if micro == a["grad_accum"] - 1 and a["zero_stage"] == 0:
+                # Without ZeRO, DeepSpeed does not report the norm; gradients are already averaged here.
+                grad_norm = torch.sqrt(sum(p.grad.detach().float().pow(2).sum() for p in engine.module.parameters()
+                                           if p.grad is not None)).item()
             engine.step()
             loss_sum += loss.detach().float()
         step += 1
@@ -135,7 +139,7 @@ def main(argv=None) -> int:
             dt = max(time.time() - t_last, 1e-9)
             steps_done = a["log_every"] if step % a["log_every"] == 0 else 1
             tps = tokens_per_step * steps_done / dt
-            rec = {"loss": last_loss, "lr": engine.get_lr()[0], "grad_norm": float(engine.get_global_grad_norm() or 0.0),
+            rec = {"loss": last_loss, "lr": engine.get_lr()[0], "grad_norm": grad_norm if a["zero_stage"] == 0 else float(engine.get_global_grad_norm() or 0.0),
                    "tokens_per_s": tps, "tokens": step * tokens_per_step}
             if peak:
                 rec["mfu"] = fpt * tps / world / (peak * 1e12)
