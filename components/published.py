@@ -26,12 +26,12 @@ KOBEST_F1 = {
                            "wic": (.3280, .4903, .4945, .3656)},
 }
 TABLE_ORDER = ("copa", "hellaswag", "boolq", "sentineg", "wic")
+TITLES = {"copa": "COPA", "hellaswag": "HellaSwag", "boolq": "BoolQ", "sentineg": "SentiNeg", "wic": "WiC"}
 
 
 def markdown_table(new_name: str, new_f1: dict[str, float], shots: int) -> str:
     """The POLYGLOT-KO.md layout at one shot count, published rows first, the new model last."""
-    head = "| model | " + " | ".join(t.replace("hellaswag", "HellaSwag").upper() if t != "hellaswag" else "HellaSwag"
-                                     for t in TABLE_ORDER) + " |"
+    head = "| model | " + " | ".join(TITLES[t] for t in TABLE_ORDER) + " |"
     rows = [f"Macro-F1, {shots}-shot" + ("" if shots in SHOTS else " (published rows: nearest published shots)"),
             "", head, "|---" * (len(TABLE_ORDER) + 1) + "|"]
     col = SHOTS.index(min(SHOTS, key=lambda s: abs(s - shots)))
