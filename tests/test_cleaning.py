@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from components.cleaning import Cleaner, collapse_repeats, mask_pii, strip_html
+from components.cleaning import Cleaner, collapse_repeats, strip_html
+from components.pii import mask_pii
 from components.cli import main
 from components.config import CurateConfig
 
@@ -27,7 +28,9 @@ def test_lookalikes_are_left_alone(text):
 
 def test_resident_numbers_need_a_valid_date_and_gender_digit():
     assert mask_pii("주민번호 900101-1234567")[0] == "주민번호 <|rrn|>"
-    assert mask_pii("주민번호 9001011234567")[0] == "주민번호 <|rrn|>"
+    assert mask_pii("주민번호 9001011234568")[0] == "주민번호 <|rrn|>"     # undashed: check digit valid
+    assert mask_pii("번호 9001011234567")[1]["rrn"] == 0                   # undashed, wrong check digit
+    assert mask_pii("번호 900231-1234567")[1]["rrn"] == 0                  # 31 February
     assert mask_pii("번호 901301-1234567")[1]["rrn"] == 0        # month 13
     assert mask_pii("번호 900101-9234567")[1]["rrn"] == 0        # no such gender digit
 

@@ -12,7 +12,7 @@ from ..config import CurateConfig
 from ..corpus_io import SCHEMA, ShardWriter, read_records
 from ..stage import merge_counts
 
-CODE_DEPS = ["components.cleaning", "components.corpus_io"]
+CODE_DEPS = ["components.cleaning", "components.pii", "components.corpus_io"]
 DROP_PARTS = True   # parts are intermediate: the reduce step rewrites them without duplicates
 _PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.string())])
 
