@@ -18,6 +18,7 @@ from .errors import StageFailed, UserError
 from .storage import Storage, join
 
 MANIFEST = "manifest.json"
+STAGE_PREFIX = "@stage/"
 _CHUNK = 1 << 20
 
 
@@ -76,6 +77,10 @@ class Manifest:
         return cls(**d)
 
     def file_uri(self, name: str) -> str:
+        # "@stage/..." names live beside the artifact, under its stage's root: immutable, content-addressed
+        # pieces shared by several artifacts (collect's per-file segments), so unchanged files are not redone.
+        if name.startswith(STAGE_PREFIX):
+            return join(self.uri.rstrip("/").rsplit("/", 1)[0], name[len(STAGE_PREFIX):])
         return join(self.uri, name)
 
     def files_under(self, prefix: str) -> list[FileEntry]:

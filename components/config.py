@@ -22,10 +22,11 @@ from .errors import UserError
 class Source:
     name: str                       # short name; travels with every record as `source`
     uri: str                        # file, directory or glob; local path or s3://bucket/prefix
-    format: str = "auto"            # auto | jsonl | json | txt | parquet (auto: from the file name)
+    format: str = "auto"            # auto | jsonl | json | txt | parquet | html | warc (auto: from the name)
     text_field: str = "text"        # field holding the document text (jsonl/json/parquet)
     id_field: str | None = None     # field holding a stable id; default: source name + position
     license: str = "unknown"        # licence tag carried in each record's meta
+    txt_split: str = "file"         # txt: a document per file, or per blank-line-separated "paragraph"
 
 
 @dataclass(kw_only=True)
@@ -34,6 +35,7 @@ class CollectConfig:
     world_size: int = 2                 # shards (parallel workers) the stage is split into
     records_per_file: int = 100_000     # records per output Parquet file
     max_record_chars: int = 1_000_000   # longer records are quarantined (oversized), not truncated
+    max_file_bytes: int = 256 << 20     # whole-file formats (json, txt per file, html) larger than this: quarantined
 
 
 @dataclass(kw_only=True)

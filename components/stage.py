@@ -85,7 +85,7 @@ class InputArtifact:
 
     def path(self, name: str) -> Path:
         if not is_s3(self.manifest.uri):
-            return Path(self.manifest.uri) / name
+            return Path(self.manifest.file_uri(name))
         local = self.cache_dir / self.manifest.digest[:20] / name
         if not local.exists():
             self.storage.fetch(self.manifest.file_uri(name), local)
@@ -106,6 +106,8 @@ class Output:
     run_id: str | None = None                          # the stage's MLflow run (for step metrics)
     adopted: list[FileEntry] = field(default_factory=list)  # already-published files the manifest lists
     reports: list[Path] = field(default_factory=list)  # small files also logged to MLflow
+    stage_root: str = ""                               # <artifact_root>/<stage>: home of "@stage/" pieces
+    storage: Storage | None = None
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Part:
     stats: dict
     _storage: Storage
     _cache: Path
+    adopted: list[FileEntry] = field(default_factory=list)   # "@stage/" files this shard reused or made
 
     def path(self, name: str) -> Path:
         if not is_s3(self.uri):
@@ -168,7 +171,8 @@ class StageRun:
         self.code = code_hash(self.module)
         self.key = stable_hash({"stage": node.name, "code": self.code, "params": self.params,
                                 "inputs": {r: a.manifest.digest for r, a in sorted(self.inputs.items())}})
-        self.uri = join(ctx.artifact_root, node.name, self.key[:20])
+        self.stage_root = join(ctx.artifact_root, node.name)
+        self.uri = join(self.stage_root, self.key[:20])
 
     # -- shards ----------------------------------------------------------------------------------------------
     def part_uri(self, rank: int, world_size: int) -> str:
@@ -181,7 +185,8 @@ class StageRun:
             return None
         d = json.loads(self.ctx.storage.read_bytes(pm))
         return Part(rank, uri, [FileEntry(**f) for f in d["files"]], d["stats"], self.ctx.storage,
-                    self.ctx.cache_dir() / f"{self.key[:20]}-part{rank}")
+                    self.ctx.cache_dir() / f"{self.key[:20]}-part{rank}",
+                    [FileEntry(**f) for f in d.get("adopted", [])])
 
     def run_shard(self, rank: int, world_size: int) -> Part:
         """Map one shard; a shard whose part.json exists is done (a killed worker's rerun skips it)."""
@@ -190,12 +195,13 @@ class StageRun:
             return done
         staging = self.ctx.staging(f"{self.node.name}-part{rank}")
         try:
-            stats = self.module.map_shard(self.section, self.inputs, rank, world_size, Output(staging))
+            out = Output(staging, stage_root=self.stage_root, storage=self.ctx.storage)
+            stats = self.module.map_shard(self.section, self.inputs, rank, world_size, out)
             check_accounting(f"{self.node.name}[{rank}/{world_size}]", stats)
             uri = self.part_uri(rank, world_size)
             files = publish_dir(self.ctx.storage, staging, uri)
             doc = {"rank": rank, "world_size": world_size, "files": [dataclasses.asdict(f) for f in files],
-                   "stats": stats}
+                   "adopted": [dataclasses.asdict(f) for f in out.adopted], "stats": stats}
             self.ctx.storage.write_bytes(join(uri, PART_MANIFEST), json.dumps(doc, ensure_ascii=False).encode())
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -230,7 +236,7 @@ class StageRun:
         ctx, node = self.ctx, self.node
         if ctx.force:
             ctx.storage.delete_tree(self.uri)
-        out = Output(ctx.staging(node.name), run_id=run_id)
+        out = Output(ctx.staging(node.name), run_id=run_id, stage_root=self.stage_root, storage=ctx.storage)
         t0 = time.time()
         try:
             if node.sharded:

@@ -1,26 +1,34 @@
 """collect: the configured sources -> RawCorpus, Parquet shards of {id, text, source, meta}.
 
-Files are assigned to shards round-robin in sorted order, so any (rank, world_size) split covers each file once.
-Bad input (broken JSON, invalid UTF-8, a missing or non-text field, oversized records) is quarantined with its
-raw bytes and a reason; it never stops the run.
+Incremental: every input file is collected into a segment addressed by (source settings, file checksum, reader
+code), under <artifact_root>/collect/segments/. A RawCorpus lists the segments of the files its sources hold now,
+so a scheduled run only reads new or changed files, and the corpus is the union. Files go to shards round-robin
+in sorted order, so any (rank, world_size) split covers each file once.
+
+Bad input (broken JSON, invalid UTF-8 or CP949, NUL bytes, binary files, truncated archives, wrong Parquet schema,
+a missing or non-text field, oversized records) is quarantined with its raw bytes and a reason; it never stops
+the run.
 """
 from __future__ import annotations
 
+import dataclasses
 import glob
-import gzip
 import json
 from pathlib import Path
-from typing import Iterator
 
-from ..artifacts import FileEntry, sha256_file
+from ..artifacts import STAGE_PREFIX, FileEntry, publish_dir, sha256_file, stable_hash
 from ..config import CollectConfig, Source
 from ..corpus_io import QUARANTINE_SCHEMA, ShardWriter
 from ..errors import UserError
+from ..readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
 from ..stage import merge_counts
-from ..storage import Storage, _split_s3, is_s3
+from ..storage import Storage, _client, _split_s3, is_s3, join
 
-CODE_DEPS = ["components.corpus_io"]
-FORMATS = ("jsonl", "json", "txt", "parquet")
+CODE_DEPS = ["components.corpus_io", "components.readers", "components.html_text"]
+FORMATS = ("jsonl", "json", "txt", "parquet", "html", "warc")
+_EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
+        (".html", "html"), (".htm", "html"), (".warc", "warc"))
+SEGMENT = "segment.json"
 
 
 def list_files(source: Source) -> list[str]:
@@ -49,9 +57,8 @@ def file_format(source: Source, path: str) -> str:
             raise UserError(f"collect: source {source.name!r}: unknown format {source.format!r} "
                             f"(one of {', '.join(FORMATS)})")
         return source.format
-    name = path[:-3] if path.endswith(".gz") else path
-    for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"),
-                     (".parquet", "parquet")):
+    name = strip_compression(path.lower())
+    for ext, fmt in _EXT:
         if name.endswith(ext):
             return fmt
     raise UserError(f"collect: source {source.name!r}: cannot tell the format of {path} (set format:)")
@@ -60,8 +67,7 @@ def file_format(source: Source, path: str) -> str:
 def _fingerprint(path: str) -> str:
     if is_s3(path):
         bucket, key = _split_s3(path)
-        from ..storage import _client
-        return _client(None).head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+        return "etag:" + _client(None).head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
     return sha256_file(Path(path))
 
 
@@ -73,118 +79,131 @@ def _relative(source: Source, path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+def _source_settings(s: Source, cfg: CollectConfig) -> dict:
+    d = {k: v for k, v in dataclasses.asdict(s).items() if k != "uri"}
+    d.update(max_record_chars=cfg.max_record_chars, max_file_bytes=cfg.max_file_bytes)
+    return d
+
+
 def params(cfg: CollectConfig) -> dict:
     # The address depends on what the files hold, not on where this checkout put them.
-    sources = [{"name": s.name, "format": s.format, "text_field": s.text_field, "id_field": s.id_field,
-                "license": s.license, "files": [[_relative(s, f), _fingerprint(f)] for f in list_files(s)]}
+    names = [s.name for s in cfg.sources]
+    if len(set(names)) != len(names):
+        raise UserError(f"collect.sources: names must be unique, got {names}")
+    sources = [{**_source_settings(s, cfg), "files": [[_relative(s, f), _fingerprint(f)] for f in list_files(s)]}
                for s in cfg.sources]
-    return {"sources": sources, "world_size": cfg.world_size, "records_per_file": cfg.records_per_file,
-            "max_record_chars": cfg.max_record_chars}
+    return {"sources": sources, "world_size": cfg.world_size, "records_per_file": cfg.records_per_file}
 
 
-def _open(path: str, local: Path | None) -> bytes:
-    data = (local or Path(path)).read_bytes()
-    return gzip.decompress(data) if path.endswith(".gz") else data
-
-
-class _Bad(Exception):
-    def __init__(self, reason: str, raw: bytes):
-        self.reason, self.raw = reason, raw
-
-
-def _records(source: Source, path: str, fmt: str, local: Path | None) -> Iterator[tuple[str, object]]:
-    """Yield (location, record dict or _Bad) for every record in one file."""
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-            pf = pq.ParquetFile(local or path)
-            n = 0
-            for batch in pf.iter_batches(batch_size=4096):
-                for row in batch.to_pylist():
-                    yield f"{path}#{n}", row
-                    n += 1
-            return
-        data = _open(path, local)
-    except (OSError, EOFError, ValueError) as e:  # truncated gzip, unreadable file
-        yield path, _Bad(f"unreadable_file:{type(e).__name__}", b"")
-        return
-    if fmt == "txt":
-        try:
-            yield path, {"text": data.decode("utf-8-sig")}
-        except UnicodeDecodeError:
-            yield path, _Bad("invalid_utf8", data)
-        return
+def _records(source: Source, path: Path, loc: str, cfg: CollectConfig):
+    fmt = file_format(source, str(path))
+    if fmt == "jsonl":
+        return read_jsonl(path, loc)
     if fmt == "json":
-        try:
-            items = json.loads(data.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            yield path, _Bad("invalid_json", data)
-            return
-        for i, item in enumerate(items if isinstance(items, list) else [items]):
-            yield f"{path}#{i}", item
-        return
-    for i, line in enumerate(data.split(b"\n")):
-        if not line.strip():
-            continue
-        try:
-            yield f"{path}:{i + 1}", json.loads(line.decode("utf-8-sig" if i == 0 else "utf-8"))
-        except UnicodeDecodeError:
-            yield f"{path}:{i + 1}", _Bad("invalid_utf8", line)
-        except json.JSONDecodeError:
-            yield f"{path}:{i + 1}", _Bad("invalid_json", line)
+        return read_json(path, loc, cfg.max_file_bytes)
+    if fmt == "txt":
+        if source.txt_split not in ("file", "paragraph"):
+            raise UserError(f"collect: source {source.name!r}: txt_split must be file or paragraph")
+        return read_txt(path, loc, cfg.max_file_bytes, source.txt_split)
+    if fmt == "html":
+        return read_html(path, loc, cfg.max_file_bytes)
+    if fmt == "warc":
+        return read_warc(path, loc, cfg.max_record_chars * 4)
+    return read_parquet(path, loc, source.text_field)
 
 
-def map_shard(cfg: CollectConfig, inputs, rank: int, world_size: int, out) -> dict:
-    tasks = [(s, f) for s in cfg.sources for f in list_files(s)]
-    mine = [t for i, t in enumerate(tasks) if i % world_size == rank]
-    writer = ShardWriter(out.dir, f"raw-{rank:05d}", cfg.records_per_file)
-    quarantine = ShardWriter(out.dir, f"quarantine-{rank:05d}", cfg.records_per_file, QUARANTINE_SCHEMA)
-    stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "chars": 0, "files": len(mine),
-             "sources": {}}
+def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, staging: Path) -> dict:
+    """One file -> raw-*.parquet (+ quarantine-*.parquet) in `staging`; returns its stats."""
     storage = Storage()
-    for source, path in mine:
-        fmt = file_format(source, path)
-        local = storage.fetch(path, out.dir.parent / f"{out.dir.name}-fetch" / Path(path).name) if is_s3(path) else None
-        rel = _relative(source, path)
-        per = stats["sources"].setdefault(source.name, {"records": 0, "chars": 0})
-        for loc, item in _records(source, path, fmt, local):
-            stats["records_in"] += 1
-            reason, raw = None, b""
-            if isinstance(item, _Bad):
-                reason, raw = item.reason, item.raw
-            elif not isinstance(item, dict):
-                reason, raw = "not_an_object", json.dumps(item, ensure_ascii=False).encode()
-            else:
-                text = item.get(source.text_field)
-                if not isinstance(text, str):
-                    reason = "missing_text_field" if text is None else "text_not_a_string"
-                elif len(text) > cfg.max_record_chars:
-                    reason = "oversized"
-                if reason:
-                    raw = json.dumps(item, ensure_ascii=False, default=str).encode()
+    local = storage.fetch(path, staging / ".fetch" / Path(path).name) if is_s3(path) else Path(path)
+    writer = ShardWriter(staging, "raw", cfg.records_per_file)
+    quarantine = ShardWriter(staging, "quarantine", cfg.records_per_file, QUARANTINE_SCHEMA)
+    stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "chars": 0, "files": 1,
+             "sources": {source.name: {"records": 0, "chars": 0}}}
+    per = stats["sources"][source.name]
+    for loc, item in _records(source, local, rel, cfg):
+        stats["records_in"] += 1
+        reason, raw, text = None, b"", None
+        if isinstance(item, Bad):
+            reason, raw = item.reason, item.raw
+        elif not isinstance(item, dict):
+            reason, raw = "not_an_object", json.dumps(item, ensure_ascii=False).encode()
+        else:
+            text = item.get(source.text_field) if source.format not in ("html", "warc") and \
+                file_format(source, path) not in ("html", "warc") else item.get("text")
+            if not isinstance(text, str):
+                reason = "missing_text_field" if text is None else "text_not_a_string"
+            elif len(text) > cfg.max_record_chars:
+                reason = "oversized"
+            elif "\x00" in text:
+                reason = "nul_bytes"
             if reason:
-                stats["quarantined"][reason] = stats["quarantined"].get(reason, 0) + 1
-                quarantine.write({"source": source.name, "location": loc.replace(path, rel, 1), "reason": reason,
-                                  "raw": raw})
-                continue
-            rid = item.get(source.id_field) if source.id_field else None
-            meta = {k: v for k, v in item.items() if k not in (source.text_field, source.id_field)}
-            meta["license"] = source.license
-            writer.write({"id": f"{source.name}/{rid}" if rid is not None else f"{source.name}/{loc.replace(path, rel, 1)}",
-                          "text": text, "source": source.name,
-                          "meta": json.dumps(meta, ensure_ascii=False, default=str)})
-            stats["records_out"] += 1
-            stats["chars"] += len(text)
-            per["records"] += 1
-            per["chars"] += len(text)
+                raw = json.dumps(item, ensure_ascii=False, default=str).encode()
+        if reason:
+            stats["quarantined"][reason] = stats["quarantined"].get(reason, 0) + 1
+            quarantine.write({"source": source.name, "location": loc, "reason": reason, "raw": raw})
+            continue
+        rid = item.get(source.id_field) if source.id_field else None
+        field = "text" if "text" in item and source.text_field not in item else source.text_field
+        meta = {k: v for k, v in item.items() if k not in (field, source.id_field)}
+        meta["license"] = source.license
+        writer.write({"id": f"{source.name}/{rid}" if rid is not None else f"{source.name}/{loc}", "text": text,
+                      "source": source.name, "meta": json.dumps(meta, ensure_ascii=False, default=str)})
+        stats["records_out"] += 1
+        stats["chars"] += len(text)
+        per["records"] += 1
+        per["chars"] += len(text)
     writer.close()
     quarantine.close()
+    if is_s3(path):
+        import shutil
+        shutil.rmtree(staging / ".fetch", ignore_errors=True)
     return stats
 
 
+def map_shard(cfg: CollectConfig, inputs, rank: int, world_size: int, out) -> dict:
+    storage: Storage = out.storage or Storage()
+    tasks = [(s, f) for s in cfg.sources for f in list_files(s)]
+    mine = [t for i, t in enumerate(tasks) if i % world_size == rank]
+    stats_list = []
+    for source, path in mine:
+        rel = _relative(source, path)
+        key = stable_hash({"source": _source_settings(source, cfg), "file": rel, "fingerprint": _fingerprint(path),
+                           "reader": code_version()})
+        seg_rel = f"segments/{source.name}/{key[:24]}"
+        seg_uri = join(out.stage_root, seg_rel)
+        seg_manifest = join(seg_uri, SEGMENT)
+        if storage.exists(seg_manifest):      # collected before, unchanged: reuse
+            doc = json.loads(storage.read_bytes(seg_manifest))
+        else:
+            staging = out.dir / f"seg-{key[:12]}"
+            staging.mkdir(parents=True)
+            st = collect_file(source, path, rel, cfg, staging)
+            files = publish_dir(storage, staging, seg_uri)
+            doc = {"source": source.name, "file": rel, "files": [dataclasses.asdict(f) for f in files], "stats": st}
+            storage.write_bytes(seg_manifest, json.dumps(doc, ensure_ascii=False).encode())
+        out.adopted += [FileEntry(name=f"{STAGE_PREFIX}{seg_rel}/{f['name']}", bytes=f["bytes"], sha256=f["sha256"])
+                        for f in doc["files"]]
+        stats_list.append(doc["stats"])
+    merged = merge_counts(stats_list) if stats_list else {}
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged}
+
+
 def reduce(cfg: CollectConfig, inputs, parts, out, ctx) -> dict:
-    # The shards are the corpus: the manifest lists the parts' files, nothing is copied.
+    # The segments are the corpus: the manifest lists their files, nothing is copied.
     for p in parts:
-        prefix = "parts/" + p.uri.rsplit("/parts/", 1)[1]
-        out.adopted += [FileEntry(name=f"{prefix}/{f.name}", bytes=f.bytes, sha256=f.sha256) for f in p.files]
-    return merge_counts([p.stats for p in parts])
+        out.adopted += p.adopted
+    stats = merge_counts([p.stats for p in parts])
+    stats.setdefault("dropped", {})
+    stats.setdefault("quarantined", {})
+    return stats
+
+
+def code_version() -> str:
+    import importlib
+    import inspect
+    import hashlib
+    h = hashlib.sha256()
+    for name in [__name__, *CODE_DEPS]:
+        h.update(Path(inspect.getfile(importlib.import_module(name))).read_bytes())
+    return h.hexdigest()[:16]
