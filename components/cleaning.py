@@ -15,9 +15,16 @@ from typing import Callable
 
 from .config import CurateConfig
 from .pii import ACC, EMAIL, RRN, TEL, mask_pii
+from .quality import gopher_reason, hangul_ratio, scores
 
-_TAG = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->|</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>",
-                  re.S | re.I)
+# Only real HTML element names: "<stdin>" or "<class 'int'>" in technical text are content, not markup.
+_HTML_TAGS = ("a|abbr|area|article|aside|audio|b|base|big|blockquote|body|br|button|caption|center|cite|code|col|"
+              "colgroup|dd|del|div|dl|dt|em|embed|figcaption|figure|font|footer|form|h[1-6]|head|header|hr|html|i|"
+              "iframe|img|input|ins|label|li|link|main|map|mark|meta|nav|noscript|object|ol|option|p|param|pre|s|"
+              "section|select|small|source|span|strike|strong|sub|sup|table|tbody|td|textarea|tfoot|th|thead|title|"
+              "tr|tt|u|ul|video|wbr")
+_TAG = re.compile(r"<(?:script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->|</?(?:" + _HTML_TAGS +
+                  r")(?:\s[^<>]*)?/?>", re.S | re.I)
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n{3,}")
 
@@ -31,7 +38,7 @@ def strip_html(text: str) -> str:
     if "<" not in text and "&" not in text:
         return text
     masked = text
-    for tok in (TEL, RRN, ACC, EMAIL):   # our own mask tokens look like tags; keep them
+    for tok in (TEL, RRN, ACC, EMAIL, "<|url|>"):   # our own mask tokens look like tags; keep them
         masked = masked.replace(tok, tok.replace("<", "\x00").replace(">", "\x01"))
     out = html.unescape(_TAG.sub(" ", masked))
     return out.replace("\x00", "<").replace("\x01", ">")
@@ -42,12 +49,27 @@ def normalize_whitespace(text: str) -> str:
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
+def _drop(o: "Outcome", reason: str) -> None:
+    o.reason = reason
+    return None
+
+
 @dataclass
 class Outcome:
     text: str | None
     drop_reason: str | None = None
+    reason: str | None = None          # set by a filter step that names its own drop reason
     edits: dict[str, int] = field(default_factory=dict)
     pii: dict[str, int] = field(default_factory=dict)
+
+
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'가-힣]+", re.I)
+
+
+def handle_urls(text: str, mode: str) -> str:
+    if mode == "keep":
+        return text
+    return _URL.sub("" if mode == "remove" else "<|url|>", text)
 
 
 def _step(name: str, cfg: CurateConfig) -> Callable[[str, Outcome], str | None]:
@@ -58,8 +80,19 @@ def _step(name: str, cfg: CurateConfig) -> Callable[[str, Outcome], str | None]:
                 o.pii[k] = o.pii.get(k, 0) + v
         return t2
 
+    def gopher(t, o):
+        reason = gopher_reason(scores(t), cfg)
+        if reason:
+            o.reason = reason
+            return None
+        return t
+
     steps = {
         "empty": lambda t, o: t if t.strip() else None,
+        "url": lambda t, o: handle_urls(t, cfg.url),
+        "max_chars": lambda t, o: t if len(t) <= cfg.max_chars else _drop(o, "too_long"),
+        "hangul_ratio": lambda t, o: t if hangul_ratio(t) >= cfg.min_hangul_ratio else _drop(o, "low_hangul"),
+        "gopher": gopher,
         "empty_after_clean": lambda t, o: t if t.strip() else None,
         "nfc": lambda t, o: unicodedata.normalize("NFC", t),
         "html": lambda t, o: strip_html(t),
@@ -85,7 +118,8 @@ class Cleaner:
         for name, fn in self.steps:
             new = fn(o.text, o)
             if new is None:
-                o.text, o.drop_reason = None, ("too_short" if name == "min_chars" else "empty")
+                o.text = None
+                o.drop_reason = o.reason or ("too_short" if name == "min_chars" else "empty")
                 return o
             if new != o.text:
                 o.edits[name] = o.edits.get(name, 0) + 1

@@ -41,12 +41,32 @@ class CollectConfig:
 @dataclass(kw_only=True)
 class CurateConfig:
     world_size: int = 2
+    # The per-document chain, in order. Polyglot-Ko's steps (empty, repeated characters, PII, whitespace, HTML)
+    # plus NFC, URLs and the quality filters; HTML goes before whitespace (stripping tags leaves gaps).
     steps: list[str] = field(default_factory=lambda: [
-        "empty", "html", "repeated_chars", "pii", "whitespace", "empty_after_clean", "min_chars"])
-    # Polyglot-Ko's order, except that HTML goes first: stripping tags after collapsing whitespace leaves gaps.
-    min_chars: int = 10                 # documents shorter than this after cleaning are dropped (too_short)
+        "empty", "nfc", "html", "url", "repeated_chars", "pii", "whitespace", "empty_after_clean",
+        "min_chars", "max_chars", "hangul_ratio", "gopher"])
+    min_chars: int = 10                 # shorter after cleaning: dropped (too_short)
+    max_chars: int = 100_000            # longer: dropped (too_long); Gopher's bound
     max_repeat: int = 2                 # a character repeated more often collapses to this many (digits never)
-    dedup: bool = True                  # exact deduplication of whole documents (reduce step)
+    url: str = "remove"                 # remove | mask (<|url|>) | keep
+    min_hangul_ratio: float = 0.3       # Hangul among letters; below: dropped (low_hangul)
+    gopher_min_words: int = 50          # the Gopher rules judge documents of at least this many words
+    min_mean_word_length: float = 1.0   # characters per whitespace-separated word (Korean eojeol)
+    max_mean_word_length: float = 15.0
+    max_symbol_word_ratio: float = 0.1  # '#' and ellipses per word
+    max_bullet_lines: float = 0.9       # share of lines starting with a bullet
+    max_ellipsis_lines: float = 0.3     # share of lines ending with an ellipsis
+    max_duplicate_lines: float = 0.3    # share of repeated lines
+    max_top_2gram: float = 0.2          # characters covered by the most frequent word 2-gram
+    max_top_3gram: float = 0.18
+    max_dup_5gram: float = 0.15         # characters in word 5-grams seen more than once
+    max_dup_10gram: float = 0.10
+    dedup: bool = True                  # exact deduplication of whole documents (normalised text hash)
+    near_dedup: bool = True             # MinHash-LSH near-duplicate removal
+    minhash_shingle: int = 5            # character shingles of this length
+    minhash_perm: int = 128             # permutations (signature length)
+    minhash_threshold: float = 0.8      # estimated Jaccard similarity above which two documents are duplicates
     records_per_file: int = 100_000
 
 

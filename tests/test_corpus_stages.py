@@ -31,7 +31,7 @@ def _cfg(tmp_path: Path, world: int = 2, **curate) -> dict:
                 {"name": "jsonl", "uri": str(src / "a.jsonl"), "text_field": "body", "id_field": "rid"},
                 {"name": "gz", "uri": str(src / "b.jsonl.gz"), "text_field": "body"},
                 {"name": "txt", "uri": str(src / "docs"), "format": "txt"}]},
-            "curate": {"world_size": world, "min_chars": 8, **curate}}
+            "curate": {"world_size": world, "min_chars": 8, "near_dedup": False, **curate}}
 
 
 def _run(cfg: dict, workdir: Path, stage: str, inputs=None, force=False):

@@ -1,37 +1,54 @@
-"""curate: RawCorpus -> CuratedCorpus. Map: the per-document cleaning chain; reduce: exact deduplication of
-whole documents (first occurrence in shard order wins), final Parquet shards and a data card."""
+"""curate: RawCorpus -> CuratedCorpus.
+
+Map (per shard): the per-document cleaning chain, then a normalised hash and MinHash-LSH band hashes per kept
+document. Reduce: exact and near-duplicate removal across all shards (first occurrence in shard order wins), final
+Parquet shards, and the data card (markdown + PNG plots).
+"""
 from __future__ import annotations
 
-import hashlib
 import json
 
+import numpy as np
 import pyarrow as pa
 
 from ..cleaning import Cleaner
 from ..config import CurateConfig
 from ..corpus_io import SCHEMA, ShardWriter, read_records
+from ..datacard import write_data_card
+from ..dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
 from ..stage import merge_counts
 
-CODE_DEPS = ["components.cleaning", "components.pii", "components.corpus_io"]
+CODE_DEPS = ["components.cleaning", "components.pii", "components.quality", "components.corpus_io",
+             "components.dedup", "components.datacard"]
 DROP_PARTS = True   # parts are intermediate: the reduce step rewrites them without duplicates
-_PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.string())])
+_PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.binary(16)), pa.field("bands", pa.binary())])
+_LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]
 
 
 def _count(d: dict, key: str, n: int = 1) -> None:
     d[key] = d.get(key, 0) + n
 
 
+def _source_stats(stats: dict, source: str) -> dict:
+    return stats["per_source"].setdefault(source, {"records_in": 0, "records_out": 0, "chars_in": 0, "chars_out": 0,
+                                                   "dropped": {}})
+
+
 def map_shard(cfg: CurateConfig, inputs, rank: int, world_size: int, out) -> dict:
     raw = inputs["raw"]
-    files = [f.name for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name]
-    mine = [f for i, f in enumerate(sorted(files)) if i % world_size == rank]
+    files = sorted(f.name for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name)
+    mine = [f for i, f in enumerate(files) if i % world_size == rank]
     clean = Cleaner(cfg)
+    hasher = MinHasher(cfg.minhash_perm, cfg.minhash_shingle, cfg.minhash_threshold) if cfg.near_dedup else None
     writer = ShardWriter(out.dir, f"clean-{rank:05d}", cfg.records_per_file, _PART_SCHEMA)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "edits": {}, "pii": {},
-             "chars_in": 0, "chars_out": 0}
+             "chars_in": 0, "chars_out": 0, "per_source": {}}
     for rec in read_records(raw.path(f) for f in mine):
+        src = _source_stats(stats, rec["source"])
         stats["records_in"] += 1
+        src["records_in"] += 1
         stats["chars_in"] += len(rec["text"])
+        src["chars_in"] += len(rec["text"])
         o = clean(rec["text"])
         for k, v in o.edits.items():
             _count(stats["edits"], k, v)
@@ -39,9 +56,11 @@ def map_shard(cfg: CurateConfig, inputs, rank: int, world_size: int, out) -> dic
             _count(stats["pii"], k, v)
         if o.text is None:
             _count(stats["dropped"], o.drop_reason)
+            _count(src["dropped"], o.drop_reason)
             continue
         rec["text"] = o.text
-        rec["hash"] = hashlib.blake2b(o.text.encode("utf-8"), digest_size=16).hexdigest()
+        rec["hash"] = exact_hash(o.text)
+        rec["bands"] = hasher.bands_of(o.text) if hasher else b""
         writer.write(rec)
         stats["records_out"] += 1
         stats["chars_out"] += len(o.text)
@@ -52,42 +71,52 @@ def map_shard(cfg: CurateConfig, inputs, rank: int, world_size: int, out) -> dic
 def reduce(cfg: CurateConfig, inputs, parts, out, ctx) -> dict:
     stats = merge_counts([p.stats for p in parts])
     stats.setdefault("dropped", {})
-    seen: set[str] = set()
+    paths = [p.path(f.name) for p in parts for f in p.files]
+
+    # pass 1: hashes only, in global order
+    hashes, bands = [], []
+    for rec in read_records(paths, columns=["hash", "bands"]):
+        hashes.append(rec["hash"])
+        bands.append(rec["bands"])
+    n = len(hashes)
+    h = np.frombuffer(b"".join(hashes), dtype="<u8").reshape(n, 2) if n else np.zeros((0, 2), "<u8")
+    keep = first_occurrence(h) if cfg.dedup else np.ones(n, dtype=bool)
+    reason = np.where(keep, 0, 1)                      # 0 keep, 1 duplicate, 2 near_duplicate
+    clusters = {"clusters": 0, "largest": 1, "documents_in_clusters": 0}
+    if cfg.near_dedup and n:
+        idx = np.flatnonzero(keep)
+        b = np.frombuffer(b"".join(bands[i] for i in idx), dtype="<u8").reshape(len(idx), -1)
+        roots = near_duplicate_roots(b)
+        near = roots != np.arange(len(idx))
+        reason[idx[near]] = 2
+        sizes = np.bincount(roots, minlength=len(idx))
+        multi = sizes[sizes > 1]
+        clusters = {"clusters": int(len(multi)), "largest": int(multi.max()) if len(multi) else 1,
+                    "documents_in_clusters": int(multi.sum())}
+    del hashes, bands
+
+    # pass 2: stream the records, keep the chosen ones
     writer = ShardWriter(out.dir / "data", "curated", cfg.records_per_file)
-    per_source: dict[str, dict] = {}
+    lengths: dict[str, list[int]] = {}
     kept = chars = 0
-    for p in parts:
-        for f in p.files:
-            for rec in read_records([p.path(f.name)]):
-                h = rec.pop("hash")
-                if cfg.dedup and h in seen:
-                    _count(stats["dropped"], "duplicate")
-                    continue
-                seen.add(h)
-                writer.write(rec)
-                kept += 1
-                chars += len(rec["text"])
-                s = per_source.setdefault(rec["source"], {"documents": 0, "chars": 0})
-                s["documents"] += 1
-                s["chars"] += len(rec["text"])
+    for i, rec in enumerate(read_records(paths, columns=["id", "text", "source", "meta"])):
+        src = stats["per_source"][rec["source"]]
+        if reason[i]:
+            why = "duplicate" if reason[i] == 1 else "near_duplicate"
+            _count(stats["dropped"], why)
+            _count(src["dropped"], why)
+            continue
+        writer.write(rec)
+        kept += 1
+        chars += len(rec["text"])
+        src["records_out"] += 1
+        src["chars_out"] += len(rec["text"])
+        lengths.setdefault(rec["source"], []).append(len(rec["text"]))
     writer.close()
-    stats["records_out"] = kept
-    stats["chars_out"] = chars
-    stats["sources"] = per_source
-    card = out.dir / "data_card.md"
-    card.write_text(_data_card(cfg, stats), encoding="utf-8")
-    out.reports.append(card)
+    stats["records_out"], stats["chars_out"] = kept, chars
+    stats["dedup"] = clusters
+    stats["length_histogram"] = {s: np.histogram(v, bins=_LENGTH_BINS)[0].tolist() for s, v in lengths.items()}
+    stats["length_bins"] = _LENGTH_BINS
+    out.reports += write_data_card(out.dir, cfg, stats, lengths)
     (out.dir / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
     return stats
-
-
-def _data_card(cfg: CurateConfig, stats: dict) -> str:
-    lines = ["# Curated corpus", "", f"Cleaning chain: {' -> '.join(cfg.steps)}; exact dedup: {cfg.dedup}.", "",
-             f"Records in {stats['records_in']:,}, kept {stats['records_out']:,}.", "",
-             "| dropped because | records |", "|---|---|"]
-    lines += [f"| {k} | {v:,} |" for k, v in sorted(stats.get("dropped", {}).items())]
-    lines += ["", "| source | documents | characters |", "|---|---|---|"]
-    lines += [f"| {k} | {v['documents']:,} | {v['chars']:,} |" for k, v in sorted(stats["sources"].items())]
-    lines += ["", "| PII masked | count |", "|---|---|"]
-    lines += [f"| {k} | {v:,} |" for k, v in sorted(stats.get("pii", {}).items())]
-    return "\n".join(lines) + "\n"
