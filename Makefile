@@ -34,6 +34,7 @@ test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -m "not slow" tests
 
 bench: $(VENV)/.installed
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -c requirements.lock -e '.[dev,bench]'
 	$(VENV)/bin/python benchmarks/run_all.py
 
 compile: $(VENV)/.installed

@@ -1,5 +1,8 @@
 """Benchmarks, side by side with the peer a user would otherwise use, measured in the same run.
 
+`make bench` runs: the tokenize stage (below), curation and MinHash against datatrove and peak memory
+(benchmarks/curation.py), and the PII masking report (benchmarks/pii_report.py).
+
 tokenize: our `tokenize` stage (streaming Parquet -> batch encode -> Megatron .bin/.idx, manifest, checksums)
 against the plain script a user would write: read every text, `Tokenizer.encode_batch` once, write one array.
 The ratio tells what the stage's streaming and bookkeeping cost on top of the tokenizer itself.
@@ -60,5 +63,9 @@ def bench_tokenize(workdir: Path) -> None:
 
 
 if __name__ == "__main__":
+    import subprocess
+
     with tempfile.TemporaryDirectory() as d:
         bench_tokenize(Path(d))
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "curation.py"), "--mb", "100"], check=True)
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pii_report.py")], check=True)
