@@ -73,6 +73,10 @@ def cmd_stage(a) -> int:
         from .config import load_config
         from .runner import begin
         a.parent_run_id = begin(load_config(a.config, a.set), workdir, a.config)
+    if a.shard is not None:
+        from .runner import run_shard
+        print(run_shard(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), a.shard))
+        return 0
     manifest, hit, secs = run_one(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), force=a.force)
     _log(f"[{a.name}] {'cache hit' if hit else 'done'} in {secs:.1f}s")
     print(manifest.uri)   # last line of stdout: what orchestrators pass downstream
@@ -155,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parent-run-id")
     s.add_argument("--input", action="append", default=[], metavar="ROLE=URI")
     s.add_argument("--force", action="store_true")
+    s.add_argument("--shard", type=int, metavar="RANK",
+                   help="corpus stages: run only this shard (of the config's world_size) and print its part URI; "
+                        "a later call without --shard runs what is missing and the reduce step")
     s.set_defaults(fn=cmd_stage)
 
     f = sub.add_parser("finish", help="end a pipeline run and print its summary")

@@ -73,6 +73,19 @@ def run_one(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str
     return manifest, hit, time.time() - t0
 
 
+def run_shard(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str, str], rank: int) -> str:
+    """One shard of a corpus stage (what a fanned-out task runs); returns the part's URI."""
+    cfg = load_run_config(workdir, parent_run_id)
+    node = graph.stage(stage_name)
+    if not node.sharded:
+        raise UserError(f"--shard: stage {stage_name} is not sharded")
+    world = cfg.section(stage_name).world_size
+    if not 0 <= rank < world:
+        raise UserError(f"--shard {rank}: {stage_name}.world_size is {world}")
+    sr = StageRun(node, make_context(cfg, workdir, parent_run_id), inputs)
+    return sr.run_shard(rank, world).uri
+
+
 def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: str = "FINISHED") -> dict:
     """End the parent run; record each stage's artifact on it; return the summary data."""
     cfg = load_run_config(workdir, parent_run_id)

@@ -158,3 +158,28 @@ def test_a_stage_that_crashes_publishes_no_manifest_and_reruns_cleanly(tmp_path,
     m, hit = _run(cfg, wd, "curate", {"raw": raw.uri})
     assert not hit and m.uri == sr.uri
     assert verify(Storage(), m) == []
+
+
+def test_shards_can_run_as_separate_tasks_then_reduce(tmp_path, capsys):
+    """What an orchestrator's fan-out does: one `stage --shard R` task per rank, then `stage` reduces."""
+    import yaml
+    from components.cli import main
+
+    cfg = _cfg(tmp_path, world=3)
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    wd = str(tmp_path / "wd")
+    assert main(["begin", "--config", str(path), "--workdir", wd]) == 0
+    run_id = capsys.readouterr().out.strip().splitlines()[-1]
+    parts = []
+    for rank in range(3):
+        assert main(["stage", "collect", "--workdir", wd, "--parent-run-id", run_id, "--shard", str(rank)]) == 0
+        parts.append(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [p.rsplit("/", 1)[1] for p in parts] == ["00000-of-00003", "00001-of-00003", "00002-of-00003"]
+    assert main(["stage", "collect", "--workdir", wd, "--parent-run-id", run_id]) == 0
+    uri = capsys.readouterr().out.strip().splitlines()[-1]
+    whole, _ = _run(cfg, tmp_path / "fresh", "collect")
+    from components.artifacts import require_manifest
+    assert require_manifest(Storage(), uri).digest == whole.digest
+    assert main(["stage", "curate", "--workdir", wd, "--parent-run-id", run_id, "--shard", "5",
+                 "--input", f"raw={uri}"]) == 2

@@ -71,3 +71,21 @@ def test_corpus_stages_on_s3_match_the_local_run(s3, tmp_path):
     # cached in the bucket: a second run reads the manifest there and does nothing
     _, _, hit = _collect_curate(_cfg("s3://artifacts/run"), tmp_path / "ws2")
     assert hit
+
+
+def test_collect_reads_an_s3_prefix(s3, tmp_path):
+    import gzip
+    import json
+    c = s3.client()
+    c.create_bucket(Bucket="raw")
+    c.put_object(Bucket="raw", Key="crawl/2026/a.jsonl.gz",
+                 Body=gzip.compress("\n".join(json.dumps({"text": f"한국어 문서 {i}번입니다."}, ensure_ascii=False)
+                                              for i in range(20)).encode()))
+    c.put_object(Bucket="raw", Key="crawl/2026/b.txt", Body="텍스트 파일 하나.".encode())
+    cfg = {"collect": {"world_size": 2, "sources": [{"name": "s3src", "uri": "s3://raw/crawl/2026/"}]}}
+    ctx = make_context(config_from_dict(cfg), tmp_path / "w", None)
+    m, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    assert m.stats["records_out"] == 21 and m.stats["files"] == 2
+    again, hit = StageRun(graph.stage("collect"), make_context(config_from_dict(cfg), tmp_path / "w", None),
+                          {}).execute()
+    assert hit, "unchanged objects (same ETags): cache hit"

@@ -36,7 +36,8 @@ def list_files(source: Source) -> list[str]:
     uri = source.uri
     if is_s3(uri):
         st = Storage()
-        files = [uri] if st.exists(uri) else [f"{uri.rstrip('/')}/{n}" for n in st.list_files(uri)]
+        single = not uri.endswith("/") and st.exists(uri)
+        files = [uri] if single else [f"{uri.rstrip('/')}/{n}" for n in st.list_files(uri) if not n.endswith("/")]
     else:
         p = Path(uri)
         if p.is_file():
