@@ -13,7 +13,10 @@ QUARANTINE_SCHEMA = pa.schema([("source", pa.string()), ("location", pa.string()
 
 
 class ShardWriter:
-    """Writes records to `<dir>/<prefix>-NNNN.parquet`, a new file every `per_file` records."""
+    """Writes records to `<dir>/<prefix>-NNNN.parquet`: a new row group every `ROW_GROUP_BYTES` of text (memory
+    stays bounded however long the documents), a new file every `per_file` records."""
+
+    ROW_GROUP_BYTES = 16 << 20
 
     def __init__(self, directory: Path, prefix: str, per_file: int, schema: pa.Schema = SCHEMA):
         self.directory, self.prefix, self.per_file, self.schema = directory, prefix, per_file, schema
@@ -21,21 +24,40 @@ class ShardWriter:
         self.buffer: dict[str, list] = {n: [] for n in schema.names}
         self.count = 0
         self.files: list[Path] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._in_file = 0
+        self._bytes = 0
 
     def write(self, record: dict) -> None:
         for n in self.schema.names:
             self.buffer[n].append(record[n])
         self.count += 1
-        if len(self.buffer[self.schema.names[0]]) >= self.per_file:
+        self._bytes += len(record.get("text") or record.get("raw") or b"")
+        if self._bytes >= self.ROW_GROUP_BYTES:
+            self._write_group()
+        if self._in_file + len(self.buffer[self.schema.names[0]]) >= self.per_file:
             self.flush()
 
-    def flush(self) -> None:
+    def _write_group(self) -> None:
         if not self.buffer[self.schema.names[0]]:
             return
-        path = self.directory / f"{self.prefix}-{len(self.files):04d}.parquet"
-        pq.write_table(pa.table(self.buffer, schema=self.schema), path, compression="zstd")
-        self.files.append(path)
+        if self._writer is None:
+            path = self.directory / f"{self.prefix}-{len(self.files):04d}.parquet"
+            self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+            self.files.append(path)
+        table = pa.table(self.buffer, schema=self.schema)
+        self._writer.write_table(table)
+        self._in_file += table.num_rows
         self.buffer = {n: [] for n in self.schema.names}
+        self._bytes = 0
+
+    def flush(self) -> None:
+        """Finish the current file."""
+        self._write_group()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._in_file = 0
 
     def close(self) -> list[Path]:
         self.flush()

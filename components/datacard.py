@@ -4,11 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_data_card(out: Path, cfg, stats: dict, lengths: dict[str, list[int]]) -> list[Path]:
+def write_data_card(out: Path, cfg, stats: dict, lengths: dict, bins) -> list[Path]:
+    """`lengths`: per source, counts of kept documents over the length `bins` (log-spaced edges)."""
     files = [out / "data_card.md"]
     files[0].write_text(_markdown(cfg, stats), encoding="utf-8")
     try:
-        files += _plots(out, stats, lengths)
+        files += _plots(out, stats, lengths, bins)
     except ImportError:   # plots are a convenience; the tables carry the numbers
         pass
     return files
@@ -44,16 +45,15 @@ def _markdown(cfg, s: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plots(out: Path, s: dict, lengths: dict[str, list[int]]) -> list[Path]:
+def _plots(out: Path, s: dict, lengths: dict, bins) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.logspace(0, 6, 40)
-    for name, v in sorted(lengths.items()):
-        ax.hist(v, bins=bins, histtype="step", label=f"{name} ({len(v):,})")
+    for name, counts in sorted(lengths.items()):
+        ax.stairs(counts, np.maximum(bins, 1), label=f"{name} ({int(counts.sum()):,})")
     ax.set_xscale("log")
     ax.set_yscale("log")   # sources differ in size by orders of magnitude
     ax.set_xlabel("characters per kept document")

@@ -16,6 +16,7 @@ import unicodedata
 import numpy as np
 
 _WS = re.compile(r"\s+")
+_CHUNK = 2048
 
 
 def normalise(text: str) -> str:
@@ -45,7 +46,11 @@ class MinHasher:
         shingles = {t[i:i + k].encode("utf-8") for i in range(max(1, len(t) - k + 1))}
         m = self._template.copy()
         m.clear()
-        m.update_batch(list(shingles))
+        # datasketch builds (shingles x permutations) uint64 temporaries: feed it in chunks so a 100 KB document
+        # costs megabytes, not a gigabyte
+        shingles = list(shingles)
+        for i in range(0, len(shingles), _CHUNK):
+            m.update_batch(shingles[i:i + _CHUNK])
         hv = m.hashvalues
         out = np.empty(self.bands, dtype="<u8")
         for b in range(self.bands):
@@ -84,4 +89,8 @@ def near_duplicate_roots(bands: np.ndarray) -> np.ndarray:
             a, c = find(int(order[j])), find(int(order[j + 1]))
             if a != c:
                 parent[max(a, c)] = min(a, c)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
+    while True:                     # pointer jumping until every document points at its root
+        grand = parent[parent]
+        if np.array_equal(grand, parent):
+            return parent
+        parent = grand

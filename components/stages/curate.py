@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..cleaning import Cleaner
 from ..config import CurateConfig
@@ -23,6 +24,29 @@ CODE_DEPS = ["components.cleaning", "components.pii", "components.quality", "com
 DROP_PARTS = True   # parts are intermediate: the reduce step rewrites them without duplicates
 _PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.binary(16)), pa.field("bands", pa.binary())])
 _LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]
+PLOT_BINS = np.unique(np.concatenate([np.logspace(0, 6, 40).astype(np.int64), _LENGTH_BINS]))
+
+
+def _regroup(fine: np.ndarray) -> list[int]:
+    """The fine plotting histogram summed into the data card's coarse bins (they are a subset of its edges)."""
+    edges = np.searchsorted(PLOT_BINS, _LENGTH_BINS)
+    return [int(fine[a:b].sum()) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _fixed_width(col, width: int | None) -> np.ndarray:
+    """A binary column whose values all have one width, as a (rows, width) uint8 array, without copying rows."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    n = len(arr)
+    if n == 0:
+        return np.zeros((0, width or 0), dtype=np.uint8)
+    bufs = arr.buffers()
+    if width == 16 and pa.types.is_fixed_size_binary(arr.type):
+        return np.frombuffer(bufs[1], dtype=np.uint8, count=n * 16, offset=arr.offset * 16).reshape(n, 16)
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    w = int(offsets[1] - offsets[0])
+    if not np.all(np.diff(offsets) == w):
+        raise ValueError("band hashes of unequal width")
+    return np.frombuffer(bufs[2], dtype=np.uint8, count=n * w, offset=int(offsets[0])).reshape(n, w)
 
 
 def _count(d: dict, key: str, n: int = 1) -> None:
@@ -73,19 +97,20 @@ def reduce(cfg: CurateConfig, inputs, parts, out, ctx) -> dict:
     stats.setdefault("dropped", {})
     paths = [p.path(f.name) for p in parts for f in p.files]
 
-    # pass 1: hashes only, in global order
-    hashes, bands = [], []
-    for rec in read_records(paths, columns=["hash", "bands"]):
-        hashes.append(rec["hash"])
-        bands.append(rec["bands"])
-    n = len(hashes)
-    h = np.frombuffer(b"".join(hashes), dtype="<u8").reshape(n, 2) if n else np.zeros((0, 2), "<u8")
+    # pass 1: hashes only, in global order, straight from Arrow buffers (no Python object per document)
+    h_parts, b_parts = [], []
+    for path in paths:
+        t = pq.read_table(path, columns=["hash", "bands"])
+        h_parts.append(_fixed_width(t.column("hash"), 16))
+        b_parts.append(_fixed_width(t.column("bands"), None))
+    n = sum(len(x) for x in h_parts)
+    h = np.concatenate(h_parts).view("<u8").reshape(n, 2) if n else np.zeros((0, 2), "<u8")
     keep = first_occurrence(h) if cfg.dedup else np.ones(n, dtype=bool)
-    reason = np.where(keep, 0, 1)                      # 0 keep, 1 duplicate, 2 near_duplicate
+    reason = np.where(keep, 0, 1).astype(np.int8)      # 0 keep, 1 duplicate, 2 near_duplicate
     clusters = {"clusters": 0, "largest": 1, "documents_in_clusters": 0}
     if cfg.near_dedup and n:
         idx = np.flatnonzero(keep)
-        b = np.frombuffer(b"".join(bands[i] for i in idx), dtype="<u8").reshape(len(idx), -1)
+        b = np.concatenate(b_parts)[idx].view("<u8")
         roots = near_duplicate_roots(b)
         near = roots != np.arange(len(idx))
         reason[idx[near]] = 2
@@ -93,11 +118,11 @@ def reduce(cfg: CurateConfig, inputs, parts, out, ctx) -> dict:
         multi = sizes[sizes > 1]
         clusters = {"clusters": int(len(multi)), "largest": int(multi.max()) if len(multi) else 1,
                     "documents_in_clusters": int(multi.sum())}
-    del hashes, bands
+    del h_parts, b_parts
 
     # pass 2: stream the records, keep the chosen ones
     writer = ShardWriter(out.dir / "data", "curated", cfg.records_per_file)
-    lengths: dict[str, list[int]] = {}
+    lengths: dict[str, np.ndarray] = {}        # histogram counts over PLOT_BINS, per source
     kept = chars = 0
     for i, rec in enumerate(read_records(paths, columns=["id", "text", "source", "meta"])):
         src = stats["per_source"][rec["source"]]
@@ -111,12 +136,13 @@ def reduce(cfg: CurateConfig, inputs, parts, out, ctx) -> dict:
         chars += len(rec["text"])
         src["records_out"] += 1
         src["chars_out"] += len(rec["text"])
-        lengths.setdefault(rec["source"], []).append(len(rec["text"]))
+        hist = lengths.setdefault(rec["source"], np.zeros(len(PLOT_BINS) - 1, dtype=np.int64))
+        hist[max(0, min(len(hist) - 1, np.searchsorted(PLOT_BINS, len(rec["text"]), side="right") - 1))] += 1
     writer.close()
     stats["records_out"], stats["chars_out"] = kept, chars
     stats["dedup"] = clusters
-    stats["length_histogram"] = {s: np.histogram(v, bins=_LENGTH_BINS)[0].tolist() for s, v in lengths.items()}
     stats["length_bins"] = _LENGTH_BINS
-    out.reports += write_data_card(out.dir, cfg, stats, lengths)
+    stats["length_histogram"] = {s: _regroup(v) for s, v in lengths.items()}
+    out.reports += write_data_card(out.dir, cfg, stats, lengths, PLOT_BINS)
     (out.dir / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
     return stats
