@@ -34,6 +34,24 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _set_process_uri(uri: str) -> None:
+    """Point MLflow's fluent API (used to log and load models) at `uri` for this process only.
+
+    mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which would make every later run in this process,
+    and every child process, use this run's store instead of its own workdir's: keep the environment as it was.
+    """
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 def tracking_uri_for(workdir: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
 
@@ -46,8 +64,7 @@ class Lineage:
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        _set_process_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:

@@ -75,6 +75,8 @@ def test_registered_model_leads_back_to_every_upstream_artifact(tiny_pipeline):
 
 
 def test_second_run_is_all_cache_hits(tiny_pipeline, capsys):
+    import os
+    assert "MLFLOW_TRACKING_URI" not in os.environ, "a run must not point later runs at its own store"
     assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline)]) == 0
     out = capsys.readouterr().out
     assert out.count("cache hit") == len(STAGES), out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
+import sys
 from pathlib import Path
 
 from ..artifacts import STAGE_PREFIX, FileEntry, publish_dir, sha256_file, stable_hash
@@ -21,7 +22,7 @@ from ..config import CollectConfig, Source
 from ..corpus_io import QUARANTINE_SCHEMA, ShardWriter
 from ..errors import UserError
 from ..readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
-from ..stage import merge_counts
+from ..stage import code_hash, merge_counts
 from ..storage import Storage, _client, _split_s3, is_s3, join
 
 CODE_DEPS = ["components.corpus_io", "components.readers", "components.html_text"]
@@ -117,6 +118,8 @@ def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, stagin
     """One file -> raw-*.parquet (+ quarantine-*.parquet) in `staging`; returns its stats."""
     storage = Storage()
     local = storage.fetch(path, staging / ".fetch" / Path(path).name) if is_s3(path) else Path(path)
+    # pages and archives yield their extracted text as "text"; other formats name the field in the config
+    field = "text" if file_format(source, path) in ("html", "warc") else source.text_field
     writer = ShardWriter(staging, "raw", cfg.records_per_file)
     quarantine = ShardWriter(staging, "quarantine", cfg.records_per_file, QUARANTINE_SCHEMA)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "chars": 0, "files": 1,
@@ -130,8 +133,7 @@ def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, stagin
         elif not isinstance(item, dict):
             reason, raw = "not_an_object", json.dumps(item, ensure_ascii=False).encode()
         else:
-            text = item.get(source.text_field) if source.format not in ("html", "warc") and \
-                file_format(source, path) not in ("html", "warc") else item.get("text")
+            text = item.get(field)
             if not isinstance(text, str):
                 reason = "missing_text_field" if text is None else "text_not_a_string"
             elif len(text) > cfg.max_record_chars:
@@ -145,7 +147,6 @@ def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, stagin
             quarantine.write({"source": source.name, "location": loc, "reason": reason, "raw": raw})
             continue
         rid = item.get(source.id_field) if source.id_field else None
-        field = "text" if "text" in item and source.text_field not in item else source.text_field
         meta = {k: v for k, v in item.items() if k not in (field, source.id_field)}
         meta["license"] = source.license
         writer.write({"id": f"{source.name}/{rid}" if rid is not None else f"{source.name}/{loc}", "text": text,
@@ -170,7 +171,7 @@ def map_shard(cfg: CollectConfig, inputs, rank: int, world_size: int, out) -> di
     for source, path in mine:
         rel = _relative(source, path)
         key = stable_hash({"source": _source_settings(source, cfg), "file": rel, "fingerprint": _fingerprint(path),
-                           "reader": code_version()})
+                           "reader": code_hash(sys.modules[__name__])})
         seg_rel = f"segments/{source.name}/{key[:24]}"
         seg_uri = join(out.stage_root, seg_rel)
         seg_manifest = join(seg_uri, SEGMENT)
@@ -199,12 +200,3 @@ def reduce(cfg: CollectConfig, inputs, parts, out, ctx) -> dict:
     stats.setdefault("quarantined", {})
     return stats
 
-
-def code_version() -> str:
-    import importlib
-    import inspect
-    import hashlib
-    h = hashlib.sha256()
-    for name in [__name__, *CODE_DEPS]:
-        h.update(Path(inspect.getfile(importlib.import_module(name))).read_bytes())
-    return h.hexdigest()[:16]
