@@ -77,13 +77,16 @@ class TrainTokenizerConfig:
     morphemes: str = "kiwi"             # kiwi: merges never cross a morpheme boundary (MBBPE); none: plain BPE
     min_frequency: int = 2
     pretrained: str | None = None       # path to an existing tokenizer.json / HF dir: use it instead of training
+    compare_with: str | None = "data/reference/polyglot-ko-tokenizer"   # reference in the quality report
+    heldout_fraction: float = 0.02      # documents (by hashed id) never trained on: the quality report's text
+    heldout_documents: int = 2000       # at most this many of them measured
 
 
 @dataclass(kw_only=True)
 class TokenizeConfig:
     validation_fraction: float = 0.02   # share of documents (by hashed id) held out for validation
     min_validation_documents: int = 8
-    batch_size: int = 1000              # documents per encode_batch call
+    batch_chars: int = 4_000_000        # characters per encode_batch call (read ahead on a thread)
 
 
 @dataclass(kw_only=True)

@@ -6,6 +6,8 @@ morphemes, so no merge crosses a morpheme boundary; at inference there is no mar
 """
 from __future__ import annotations
 
+import os
+from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -15,15 +17,26 @@ PII = ["<|acc|>", "<|tel|>", "<|rrn|>"]
 EOD = "<|endoftext|>"
 
 
-def segment_morphemes(texts: Iterable[str]) -> Iterator[str]:
-    """Insert U+0CF1 between adjacent morphemes (kiwipiepy); whitespace between words is kept as it was."""
+def segment_morphemes(texts: Iterable[str], workers: int = 0) -> Iterator[str]:
+    """Insert U+0CF1 between adjacent morphemes (kiwipiepy); whitespace between words is kept as it was.
+
+    kiwi analyses the stream on `workers` threads (0: one per core) and yields results in input order.
+    """
     from kiwipiepy import Kiwi
 
-    kiwi = Kiwi(num_workers=0)
-    for text in texts:
-        text = text.replace(MORPHEME_MARK, "")
+    kiwi = Kiwi(num_workers=workers if workers > 0 else (os.cpu_count() or 1))
+    pending: deque[str] = deque()
+
+    def cleaned():
+        for text in texts:
+            text = text.replace(MORPHEME_MARK, "")
+            pending.append(text)
+            yield text
+
+    for tokens in kiwi.tokenize(cleaned()):
+        text = pending.popleft()
         out, prev_end = [], 0
-        for tok in kiwi.tokenize(text):
+        for tok in tokens:
             start, end = tok.start, tok.start + tok.len
             if start < prev_end:          # morphemes sharing characters (contractions): one piece
                 continue

@@ -6,6 +6,7 @@ on shard layout or order. Memory stays bounded: documents stream through in batc
 from __future__ import annotations
 
 import hashlib
+import json
 
 from ..config import TokenizeConfig
 from ..corpus_io import read_records
@@ -13,6 +14,36 @@ from ..errors import StageFailed
 from ..indexed_dataset import IndexedDatasetWriter, dtype_for_vocab
 
 CODE_DEPS = ["components.indexed_dataset"]
+
+
+def _batches(paths, batch_chars: int):
+    """Lists of (id, text) of about `batch_chars` characters, read ahead on a thread while the caller encodes
+    (encode_batch releases the GIL, so reading Parquet and encoding overlap)."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=2)
+
+    def produce():
+        try:
+            batch, size = [], 0
+            for rec in read_records(paths, columns=["id", "text"]):
+                batch.append((rec["id"], rec["text"]))
+                size += len(rec["text"])
+                if size >= batch_chars:
+                    q.put(batch)
+                    batch, size = [], 0
+            if batch:
+                q.put(batch)
+            q.put(None)
+        except BaseException as e:   # surface reader errors in the caller
+            q.put(e)
+
+    threading.Thread(target=produce, daemon=True).start()
+    while (item := q.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def run(cfg: TokenizeConfig, inputs, out, ctx) -> dict:
@@ -27,22 +58,18 @@ def run(cfg: TokenizeConfig, inputs, out, ctx) -> dict:
     dtype = dtype_for_vocab(tok.get_vocab_size())
     writers = {s: IndexedDatasetWriter(out.dir / s, dtype) for s in ("train", "validation")}
     chars = {"train": 0, "validation": 0}
-
-    def flush(batch):
+    roundtrip_failures = []
+    for batch in _batches(corpus.paths("data/", ".parquet"), cfg.batch_chars):
         encs = tok.encode_batch([t for _, t in batch], add_special_tokens=False)
-        for (split, text), enc in zip(batch, encs):
-            writers[split].add_document(enc.ids + [eod])
+        for (doc_id, text), enc in zip(batch, encs):
+            h = int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big")
+            split = "validation" if h < threshold else "train"
+            ids = enc.ids
+            writers[split].add_document(ids + [eod])
             chars[split] += len(text)
-
-    batch = []
-    for rec in read_records(corpus.paths("data/", ".parquet"), columns=["id", "text"]):
-        h = int.from_bytes(hashlib.blake2b(rec["id"].encode(), digest_size=8).digest(), "big")
-        batch.append(("validation" if h < threshold else "train", rec["text"]))
-        if len(batch) >= cfg.batch_size:
-            flush(batch)
-            batch = []
-    if batch:
-        flush(batch)
+            # every validation document must come back exactly: the tokenizer loses nothing
+            if split == "validation" and tok.decode(ids, skip_special_tokens=False) != text:
+                roundtrip_failures.append(doc_id)
     for w in writers.values():
         w.close()
     stats = {s: {"documents": len(w.sizes), "tokens": w.tokens, "chars": chars[s]} for s, w in writers.items()}
@@ -52,4 +79,7 @@ def run(cfg: TokenizeConfig, inputs, out, ctx) -> dict:
     stats["documents"] = stats["train"]["documents"] + stats["validation"]["documents"]
     stats["dtype"] = str(dtype.__name__)
     stats["tokens_per_char"] = round(stats["tokens"] / max(1, chars["train"] + chars["validation"]), 4)
+    stats["validation_roundtrip_failures"] = len(roundtrip_failures)
+    if roundtrip_failures:
+        (out.dir / "roundtrip_failures.json").write_text(json.dumps(roundtrip_failures[:1000]), encoding="utf-8")
     return stats

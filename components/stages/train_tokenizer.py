@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
+import json
 from pathlib import Path
 
 from ..artifacts import sha256_file
@@ -10,8 +10,9 @@ from ..config import TrainTokenizerConfig
 from ..corpus_io import read_records
 from ..errors import UserError
 from ..tokenizer_build import EOD, PII, SPECIAL, padded_vocab, save_hf, segment_morphemes, train_bpe
+from ..tokenizer_quality import report as tokenizer_report
 
-CODE_DEPS = ["components.tokenizer_build"]
+CODE_DEPS = ["components.tokenizer_build", "components.tokenizer_quality"]
 
 
 def _given(cfg: TrainTokenizerConfig) -> Path | None:
@@ -24,22 +25,56 @@ def _given(cfg: TrainTokenizerConfig) -> Path | None:
     return p
 
 
+def _reference(cfg: TrainTokenizerConfig) -> Path | None:
+    if not cfg.compare_with:
+        return None
+    p = Path(cfg.compare_with)
+    p = p / "tokenizer.json" if p.is_dir() else p
+    if not p.is_file():
+        raise UserError(f"train_tokenizer.compare_with: no tokenizer.json at {cfg.compare_with}")
+    return p
+
+
 def params(cfg: TrainTokenizerConfig) -> dict:
-    given = _given(cfg)
-    if given:
-        return {"pretrained_sha256": sha256_file(given)}
-    return {k: v for k, v in vars(cfg).items() if k != "pretrained"}
+    given, ref = _given(cfg), _reference(cfg)
+    p = {"pretrained_sha256": sha256_file(given)} if given else \
+        {k: v for k, v in vars(cfg).items() if k not in ("pretrained", "compare_with")}
+    p["compare_with_sha256"] = sha256_file(ref) if ref else None
+    p.update(heldout_documents=cfg.heldout_documents, heldout_fraction=cfg.heldout_fraction)
+    return p
+
+
+def _hash01(doc_id: str) -> float:
+    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def _split(corpus, cfg: TrainTokenizerConfig):
+    """(is_heldout, text) per document, by hashed id: the top `heldout_fraction` of hashes is never trained on;
+    of the rest, a `sample_chars`-sized sample is. Same split on every run and shard layout."""
+    keep = 1.0 - cfg.heldout_fraction
+    rate = min(1.0, cfg.sample_chars / max(1, keep * corpus.manifest.stats.get("chars_out", 1)))
+    for rec in read_records(corpus.paths("data/", ".parquet"), columns=["id", "text"]):
+        h = _hash01(rec["id"])
+        if h >= keep:
+            yield True, rec["text"]
+        elif h < rate * keep:
+            yield False, rec["text"]
 
 
 def _sample(corpus, cfg: TrainTokenizerConfig):
-    """Documents whose hashed id falls under the sampling rate: the same sample on every run and shard layout."""
-    total = max(1, corpus.manifest.stats.get("chars_out", 1))
-    rate = min(1.0, cfg.sample_chars / total)
-    threshold = int(rate * 2**64)
-    for rec in read_records(corpus.paths("data/", ".parquet"), columns=["id", "text"]):
-        h = int.from_bytes(hashlib.blake2b(rec["id"].encode(), digest_size=8).digest(), "big")
-        if h < threshold or rate >= 1.0:
-            yield rec["text"]
+    return (t for held, t in _split(corpus, cfg) if not held)
+
+
+def _heldout(corpus, cfg: TrainTokenizerConfig) -> list[str]:
+    out = []
+    for held, text in _split(corpus, cfg):
+        if held:
+            out.append(text)
+            if len(out) >= cfg.heldout_documents:
+                break
+    if not out:
+        raise UserError("train_tokenizer: no held-out documents (raise heldout_fraction or use a larger corpus)")
+    return out
 
 
 def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
@@ -63,10 +98,20 @@ def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
         tok, learned = train_bpe(stream, cfg.vocab_size, cfg.min_frequency)
     tok.save(str(out.dir / "tokenizer.json"))
     save_hf(tok, out.dir)
+    ref_path = _reference(cfg)
+    from tokenizers import Tokenizer as _Tok
+    quality, md = tokenizer_report(tok, _Tok.from_file(str(ref_path)) if ref_path else None,
+                                   _heldout(inputs["corpus"], cfg))
+    (out.dir / "quality.json").write_text(json.dumps(quality, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out.dir / "quality.md").write_text(md, encoding="utf-8")
+    out.reports += [out.dir / "quality.md", out.dir / "quality.json"]
     size = tok.get_vocab_size()
     result = {"vocab_size": size, "learned_vocab": learned, "padded_vocab": padded_vocab(size),
               "eod_id": tok.token_to_id(EOD),
               "special_ids": {t: tok.token_to_id(t) for t in SPECIAL + PII if tok.token_to_id(t) is not None}}
     if not given:
         result.update(stats)
+    result["quality"] = {k: v for k, v in quality["trained"].items()}
+    if "reference" in quality:
+        result["reference_quality"] = quality["reference"]
     return result
