@@ -153,6 +153,7 @@ def main(argv=None) -> int:
             if rank == 0:
                 print(f"[train] stopped by signal {stop['signal']} at step {step}; checkpoint saved", flush=True)
                 sink.close()
+            torch.distributed.destroy_process_group()
             return 143
 
     if rank == 0:
@@ -163,6 +164,9 @@ def main(argv=None) -> int:
         sink.close()
         print(f"[train] done: step {step}, loss {last_loss:.4f}", flush=True)
     torch.distributed.barrier()
+    # Tear the process group down explicitly: left to interpreter exit, gloo's threads can abort the process
+    # ("terminate called without an active exception") after the work is done.
+    torch.distributed.destroy_process_group()
     return 0
 
 
