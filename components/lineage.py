@@ -60,7 +60,6 @@ class Lineage:
     def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None = None):
         os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
         warnings.filterwarnings("ignore", module="mlflow")
-        import mlflow
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri

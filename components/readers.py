@@ -80,7 +80,7 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | Bad]]:
         for n, line in enumerate(io.BufferedReader(stream) if not hasattr(stream, "peek") else stream, 1):
             yield n, line.rstrip(b"\r\n")
     except (EOFError, OSError, ValueError) as e:   # truncated gzip/zstd, corrupt block
-        yield n + 1, Bad(f"truncated_archive", repr(e).encode()[:200])
+        yield n + 1, Bad("truncated_archive", repr(e).encode()[:200])
 
 
 def read_jsonl(path: Path, loc: str) -> Iterator[tuple[str, dict | Bad]]:

@@ -6,7 +6,6 @@ stage's output manifest URI. The resolved configuration is frozen at `begin` int
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 

@@ -1,7 +1,6 @@
 """Near-duplicate removal measured on planted near duplicates among real, distinct Korean documents."""
 import json
 import random
-from pathlib import Path
 
 import pyarrow.parquet as pq
 

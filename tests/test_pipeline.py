@@ -1,5 +1,4 @@
 """The whole pipeline on the tiny config: local runner, KFP's local runner and `airflow dags test`."""
-import json
 from pathlib import Path
 
 import pytest

@@ -1,7 +1,6 @@
 import struct
 
 import numpy as np
-import pytest
 
 from components.indexed_dataset import MAGIC, IndexedDataset, IndexedDatasetWriter
 from components.tokenizer_build import MORPHEME_MARK, PII, SPECIAL, segment_morphemes, train_bpe

@@ -99,6 +99,7 @@ def test_bring_your_own_published_tokenizer(tmp_path):
     assert tk.stats["special_ids"] == {"<pad>": 0, "<eos>": 1, "<|endoftext|>": 2, "<|sep|>": 3,
                                        "<|acc|>": 30000, "<|tel|>": 30001, "<|rrn|>": 30002}
     assert tk.stats["vocab_size"] == 30003 and tk.stats["padded_vocab"] == 30080
+    assert tk.stats["learned_vocab"] == 30000
     ours = json.loads(Path(tk.file_uri("tokenizer.json")).read_text())["model"]["vocab"]
     published = json.loads((PUBLISHED / "tokenizer.json").read_text())["model"]["vocab"]
     assert ours == published

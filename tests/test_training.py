@@ -1,6 +1,5 @@
 """Real 2-process DeepSpeed training on CPU (gloo): deterministic, and exact resume after kill -9."""
 import json
-import os
 import signal
 import subprocess
 import time

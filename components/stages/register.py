@@ -4,7 +4,6 @@ upstream artifact and run, a model card, and the promotion gate that decides bet
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ..config import RegisterConfig
 from ..published import markdown_table

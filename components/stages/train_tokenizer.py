@@ -15,24 +15,23 @@ from ..tokenizer_quality import report as tokenizer_report
 CODE_DEPS = ["components.tokenizer_build", "components.tokenizer_quality"]
 
 
-def _given(cfg: TrainTokenizerConfig) -> Path | None:
-    if not cfg.pretrained:
+def _tokenizer_file(path: str | None, key: str) -> Path | None:
+    """tokenizer.json named by a config value: the file itself or an HF directory holding it."""
+    if not path:
         return None
-    p = Path(cfg.pretrained)
+    p = Path(path)
     p = p / "tokenizer.json" if p.is_dir() else p
     if not p.is_file():
-        raise UserError(f"train_tokenizer.pretrained: no tokenizer.json at {cfg.pretrained}")
+        raise UserError(f"train_tokenizer.{key}: no tokenizer.json at {path}")
     return p
+
+
+def _given(cfg: TrainTokenizerConfig) -> Path | None:
+    return _tokenizer_file(cfg.pretrained, "pretrained")
 
 
 def _reference(cfg: TrainTokenizerConfig) -> Path | None:
-    if not cfg.compare_with:
-        return None
-    p = Path(cfg.compare_with)
-    p = p / "tokenizer.json" if p.is_dir() else p
-    if not p.is_file():
-        raise UserError(f"train_tokenizer.compare_with: no tokenizer.json at {cfg.compare_with}")
-    return p
+    return _tokenizer_file(cfg.compare_with, "compare_with")
 
 
 def params(cfg: TrainTokenizerConfig) -> dict:
@@ -78,11 +77,13 @@ def _heldout(corpus, cfg: TrainTokenizerConfig) -> list[str]:
 
 
 def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
+    from tokenizers import Tokenizer
+
     given = _given(cfg)
     if given:
-        from tokenizers import Tokenizer
         tok = Tokenizer.from_file(str(given))
-        learned = tok.get_vocab_size()
+        pii_ids = [i for i in map(tok.token_to_id, PII) if i is not None]
+        learned = min(pii_ids) if pii_ids else tok.get_vocab_size()   # the PII tokens follow the learned ones
     else:
         if cfg.morphemes not in ("kiwi", "none"):
             raise UserError(f"train_tokenizer.morphemes must be kiwi or none, got {cfg.morphemes!r}")
@@ -99,8 +100,7 @@ def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
     tok.save(str(out.dir / "tokenizer.json"))
     save_hf(tok, out.dir)
     ref_path = _reference(cfg)
-    from tokenizers import Tokenizer as _Tok
-    quality, md = tokenizer_report(tok, _Tok.from_file(str(ref_path)) if ref_path else None,
+    quality, md = tokenizer_report(tok, Tokenizer.from_file(str(ref_path)) if ref_path else None,
                                    _heldout(inputs["corpus"], cfg))
     (out.dir / "quality.json").write_text(json.dumps(quality, ensure_ascii=False, indent=2), encoding="utf-8")
     (out.dir / "quality.md").write_text(md, encoding="utf-8")
@@ -111,7 +111,7 @@ def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
               "special_ids": {t: tok.token_to_id(t) for t in SPECIAL + PII if tok.token_to_id(t) is not None}}
     if not given:
         result.update(stats)
-    result["quality"] = {k: v for k, v in quality["trained"].items()}
+    result["quality"] = quality["trained"]
     if "reference" in quality:
         result["reference_quality"] = quality["reference"]
     return result
