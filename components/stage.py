@@ -158,7 +158,8 @@ def merge_counts(stats_list: list[dict]) -> dict:
 class StageRun:
     """One stage of one pipeline run: resolves inputs and the content address, then runs or reuses."""
 
-    def __init__(self, node: graph.StageNode, ctx: Context, input_uris: dict[str, str]):
+    def __init__(self, node: graph.StageNode, ctx: Context, input_uris: dict[str, str], params: dict | None = None):
+        # `params`: already computed by the driver (shard workers get them, rather than re-reading every input)
         self.node, self.ctx = node, ctx
         self.module = importlib.import_module(node.module)
         self.section = ctx.cfg.section(node.name)
@@ -167,7 +168,7 @@ class StageRun:
             raise StageFailed(f"{node.name}: missing inputs {sorted(missing)}")
         self.inputs = {role: InputArtifact(role, require_manifest(ctx.storage, uri), ctx.storage, ctx.cache_dir())
                        for role, uri in input_uris.items() if role in node.inputs}
-        self.params = _params(self.module, self.section)
+        self.params = params if params is not None else _params(self.module, self.section)
         self.code = code_hash(self.module)
         self.key = stable_hash({"stage": node.name, "code": self.code, "params": self.params,
                                 "inputs": {r: a.manifest.digest for r, a in sorted(self.inputs.items())}})
@@ -294,17 +295,19 @@ class _ShardSpec:
     endpoint_url: str | None
     inputs: dict[str, str]
     force: bool
+    params: dict
 
     @classmethod
     def of(cls, sr: StageRun) -> "_ShardSpec":
         return cls(sr.node.name, config_to_dict(sr.ctx.cfg), str(sr.ctx.workdir), sr.ctx.artifact_root,
-                   sr.ctx.storage.endpoint_url, {r: a.manifest.uri for r, a in sr.inputs.items()}, sr.ctx.force)
+                   sr.ctx.storage.endpoint_url, {r: a.manifest.uri for r, a in sr.inputs.items()}, sr.ctx.force,
+                   sr.params)
 
 
 def _shard_worker(args) -> int:
     spec, rank, world = args
     ctx = Context(cfg=config_from_dict(spec.cfg), workdir=Path(spec.workdir),
                   storage=Storage(spec.endpoint_url), artifact_root=spec.artifact_root, force=spec.force)
-    StageRun(graph.stage(spec.stage), ctx, spec.inputs).run_shard(rank, world)
+    StageRun(graph.stage(spec.stage), ctx, spec.inputs, spec.params).run_shard(rank, world)
     return rank
 

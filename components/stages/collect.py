@@ -15,6 +15,7 @@ import dataclasses
 import glob
 import json
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from ..artifacts import STAGE_PREFIX, FileEntry, publish_dir, sha256_file, stable_hash
@@ -70,6 +71,14 @@ def _fingerprint(path: str) -> str:
     if is_s3(path):
         bucket, key = _split_s3(path)
         return "etag:" + _client(None).head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    st = Path(path).stat()
+    return _file_sha(path, st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=65536)
+def _file_sha(path: str, size: int, mtime_ns: int) -> str:
+    # keyed by size and mtime too, so a file changed in between is hashed again; params() and the shard that
+    # collects the file then read it once per process, not twice
     return sha256_file(Path(path))
 
 
