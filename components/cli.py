@@ -119,6 +119,28 @@ def cmd_presets(a) -> int:
     return 0
 
 
+def cmd_train_job(a) -> int:
+    from training.k8s.jobs import render
+    from training.plan import resolve
+
+    from .config import load_config
+
+    cfg = load_config(a.config, a.set)
+    job, path = render(cfg, Path(a.out), a.kind)
+    plan = resolve(cfg.pretrain)
+    print(f"{path}: {job['kind']} {job['metadata']['name']} valid against its CRD; {cfg.pretrain.nodes} node(s) x "
+          f"{cfg.pretrain.nproc} GPU(s), {plan.steps:,} steps x {plan.tokens_per_step:,} tokens "
+          f"= {plan.total_tokens / 1e9:,.1f}B tokens, grad_accum {plan.grad_accum}")
+    if a.submit:
+        from training.k8s.watch import submit_and_wait
+        outcome = submit_and_wait(job, timeout_s=cfg.pretrain.timeout_s, poll_s=cfg.pretrain.kubernetes.poll_s,
+                                  log=_log)
+        print(f"{outcome.kind} {outcome.name}: {'succeeded' if outcome.succeeded else 'not succeeded'}; "
+              f"{outcome.reason}")
+        return 0 if outcome.succeeded else 1
+    return 0
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -181,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("presets", help="list the model presets with exact parameter counts")
     pr.set_defaults(fn=cmd_presets)
+
+    tj = sub.add_parser("train-job", help="write (and optionally submit and watch) the Kubernetes training job "
+                                          "a config's pretrain stage runs")
+    tj.add_argument("config")
+    tj.add_argument("--out", required=True, help="directory for <kind>.yaml")
+    tj.add_argument("--kind", choices=["trainjob", "pytorchjob"], help="default: the config's pretrain.launcher")
+    tj.add_argument("--set", action="append", default=[])
+    tj.add_argument("--submit", action="store_true",
+                    help="submit with the current kubeconfig and wait for the end (the job must find its "
+                         "train_args.json at the printed URI: the pipeline's pretrain stage writes it)")
+    tj.set_defaults(fn=cmd_train_job)
     return p
 
 

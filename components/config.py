@@ -90,14 +90,49 @@ class TokenizeConfig:
 
 
 @dataclass(kw_only=True)
+class BlendSource:
+    uri: str                            # another TokenizedDataset artifact (its directory, local or s3://)
+    weight: float = 1.0                 # relative share of training samples
+
+
+@dataclass(kw_only=True)
+class KubernetesConfig:
+    """Where pretraining runs when `pretrain.launcher` is trainjob or pytorchjob (one pod per node)."""
+    namespace: str = "polyglot-ko"
+    image: str = "ghcr.io/polyglot-ko/train-cuda:0.1.0"   # images/cuda.Dockerfile, pushed to your registry
+    runtime: str = "torch-distributed"  # the Kubeflow Trainer ClusterTrainingRuntime a TrainJob refers to
+    service_account: str = "polyglot-ko-trainer"
+    gpu_resource: str = "nvidia.com/gpu"
+    cpu: str = "48"                     # per node (pod)
+    memory: str = "640Gi"
+    node_selector: dict[str, str] = field(default_factory=lambda: {"polyglot-ko.org/pool": "gpu"})
+    tolerations: list[dict[str, str]] = field(default_factory=lambda: [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+    shm_size: str = "64Gi"              # /dev/shm for NCCL and data loading (memory-backed emptyDir)
+    checkpoint_claim: str = "polyglot-ko-checkpoints"   # ReadWriteMany PVC shared by all nodes
+    checkpoint_mount: str = "/checkpoints"
+    cache_dir: str = "/tmp/polyglot-ko-cache"          # node-local copies of the dataset and tokenizer
+    s3_secret: str | None = "polyglot-ko-s3"            # Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    mlflow_secret: str | None = "polyglot-ko-mlflow"    # Secret with MLFLOW_TRACKING_USERNAME / _PASSWORD
+    env: dict[str, str] = field(default_factory=dict)   # extra environment (NCCL settings and the like)
+    termination_grace_s: int = 600      # SIGTERM -> checkpoint -> exit must fit in this
+    max_restarts: int = 3               # PyTorchJob backoffLimit (TrainJob: the JobSet's failure policy)
+    poll_s: float = 15.0                # how often the watcher reads the job's status
+
+
+@dataclass(kw_only=True)
 class PretrainConfig:
-    preset: str = "tiny"                # see `polyglot-ko presets`
-    nproc: int = 2                      # processes (torchrun --nproc_per_node)
+    preset: str = "tiny"                # see `polyglot-ko presets`; ignored (taken from it) with init_from
+    launcher: str = "local"             # local (torchrun here) | trainjob (Kubeflow Trainer v2) | pytorchjob (v1)
+    nodes: int = 1                      # machines; local runs use 1
+    nproc: int = 2                      # processes per node (torchrun --nproc_per_node; GPUs per node)
     device: str = "cpu"                 # cpu (gloo) or cuda (nccl)
-    steps: int = 200
+    steps: int = 200                    # optimizer steps (train_tokens, when set, decides instead)
+    train_tokens: int | None = None     # token budget: steps = ceil(train_tokens / tokens per step)
     seq_length: int = 128
     micro_batch_size: int = 8           # sequences per process per micro-step
-    grad_accum: int = 1
+    grad_accum: int = 1                 # micro-steps per optimizer step (global_batch_tokens, when set, decides)
+    global_batch_tokens: int | None = None  # tokens per optimizer step, reached by gradient accumulation
     lr: float = 1.0e-3
     min_lr: float = 1.0e-4
     warmup_steps: int = 20
@@ -105,10 +140,19 @@ class PretrainConfig:
     grad_clip: float = 1.0
     zero_stage: int = 1
     precision: str = "fp32"             # fp32 | bf16
+    attention: str = "sdpa"             # sdpa (PyTorch; flash kernels on GPU) | flash_attention_2 | eager
+    activation_checkpointing: bool = False
+    init_from: str | None = None        # continued pretraining: an HF GPT-NeoX directory or hub id
+    dataset_weight: float = 1.0         # share of the pipeline's own tokenized dataset in the blend
+    blend: list[BlendSource] = field(default_factory=list)   # more tokenized datasets mixed in by weight
     seed: int = 1234
-    checkpoint_every: int = 100         # steps between checkpoints (and one at the end)
+    checkpoint_every: int = 100         # steps between checkpoints (and one at the end, and on SIGTERM)
+    keep_checkpoints: int = 2           # complete checkpoints kept locally and in object storage
+    checkpoint_uri: str | None = None   # object storage mirror; default <artifact_root>/checkpoints when on s3
+    export_dtype: str = "float32"       # float32 | bfloat16 | float16 (the published weights are float16)
     log_every: int = 10
     timeout_s: int = 3600               # the launcher gives up after this long
+    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
 
 
 @dataclass(kw_only=True)
@@ -174,6 +218,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return _coerce(args[0], value, where)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"config: {where} must be a mapping")
+        _, item = typing.get_args(tp)
+        return {str(k): _coerce(item, v, f"{where}.{k}") for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise UserError(f"config: {where} must be a list")

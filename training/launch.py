@@ -1,4 +1,4 @@
-"""Launchers: torchrun on this machine. (Kubernetes TrainJob / PyTorchJob specs come with cluster mode.)"""
+"""The local launcher: torchrun on this machine (Kubernetes jobs: training/k8s/)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 from components.errors import StageFailed
+
+
+# After SIGTERM, torchrun waits this long for the workers to checkpoint and exit before it kills them.
+SHUTDOWN_TIMEOUT_S = 300
 
 
 def free_port() -> int:
@@ -24,7 +28,7 @@ def torchrun_command(args: dict, nproc: int, workdir: Path) -> tuple[list[str], 
     args_path.write_text(json.dumps(args, indent=2))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(nproc),
            "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-           "-m", "training.train", "--args", str(args_path)]
+           "--shutdown-timeout", str(SHUTDOWN_TIMEOUT_S), "-m", "training.train", "--args", str(args_path)]
     env = dict(os.environ)
     # One thread per process: the processes already share the cores, and fixed threading keeps runs repeatable.
     env.setdefault("OMP_NUM_THREADS", "1")

@@ -25,6 +25,15 @@ def device_peak_tflops() -> float | None:
     return next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
 
 
+def memory_gb(on_gpu: bool) -> float:
+    """Peak accelerator memory on GPU; resident memory of this process on CPU."""
+    if on_gpu:
+        import torch
+        return torch.cuda.max_memory_allocated() / 2**30
+    import psutil
+    return psutil.Process().memory_info().rss / 2**30
+
+
 class MetricSink:
     """Appends every record to metrics.jsonl at once; ships them to MLflow in batches in the background."""
 

@@ -1,0 +1,1 @@
+"""Pretraining on Kubernetes: Kubeflow Trainer TrainJob / legacy PyTorchJob specs, validation, submit and watch."""
