@@ -1,7 +1,8 @@
 """Benchmarks, side by side with the peer a user would otherwise use, measured in the same run.
 
 `make bench` runs: the tokenize stage (below), curation and MinHash against datatrove and peak memory
-(benchmarks/curation.py), and the PII masking report (benchmarks/pii_report.py).
+(benchmarks/curation.py), the PII masking report (benchmarks/pii_report.py), and training step time against a
+bare DeepSpeed loop (benchmarks/training.py; `--gpu` there for the 1.3B MFU benchmark on a CUDA machine).
 
 tokenize: our `tokenize` stage (streaming Parquet -> batch encode -> Megatron .bin/.idx, manifest, checksums)
 against the plain script a user would write: read every text, `Tokenizer.encode_batch` once, write one array.
@@ -76,7 +77,7 @@ if __name__ == "__main__":
     import subprocess
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["tokenize", "curation", "pii"])
+    ap.add_argument("--only", choices=["tokenize", "curation", "pii", "training"])
     only = ap.parse_args().only
     if only in (None, "tokenize"):
         with tempfile.TemporaryDirectory() as d:
@@ -85,3 +86,5 @@ if __name__ == "__main__":
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "curation.py"), "--mb", "100"], check=True)
     if only in (None, "pii"):
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pii_report.py")], check=True)
+    if only in (None, "training"):
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "training.py")], check=True)

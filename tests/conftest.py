@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,35 @@ def manifests(workdir: Path) -> dict:
         m = Manifest.from_json(p.read_text())
         out.setdefault(m.stage, []).append(m)
     return out
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A real S3-compatible server (SeaweedFS) on loopback with an `artifacts` bucket; AWS_* point at it."""
+    from services import ACCESS_KEY, SECRET_KEY, SeaweedS3
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    server = SeaweedS3(tmp_path_factory.mktemp("s3")).start()
+    server.client().create_bucket(Bucket="artifacts")
+    env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": server.endpoint}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from components.storage import _client
+    _client.cache_clear()
+    yield server
+    for k, v in old.items():
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    _client.cache_clear()
+    server.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_items = [i for i in items if "gpu" in i.keywords]
+    if not gpu_items:
+        return
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (none here)")
+    for item in gpu_items:
+        item.add_marker(skip)

@@ -11,27 +11,8 @@ from components.config import config_from_dict
 from components.runner import make_context
 from components.stage import StageRun
 from components.storage import Storage
-from services import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
-    server = SeaweedS3(tmp_path_factory.mktemp("s3")).start()
-    server.client().create_bucket(Bucket="artifacts")
-    env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": server.endpoint}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from components.storage import _client
-    _client.cache_clear()
-    yield server
-    for k, v in old.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    _client.cache_clear()
-    server.stop()
 
 
 def _cfg(root: str) -> dict:

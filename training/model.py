@@ -78,7 +78,8 @@ def export(state: dict, config, out: Path, tokenizer_dir: Path | None, dtype: st
     tdtype = getattr(torch, TORCH_DTYPES[dtype])
     tensors = {k: v.detach().to(tdtype).cpu().contiguous() for k, v in state.items()}
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
-    config.torch_dtype = tdtype
+    config.architectures = ["GPTNeoXForCausalLM"]
+    config.dtype = tdtype
     config.save_pretrained(str(out))
     GenerationConfig(bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
                      pad_token_id=config.eos_token_id).save_pretrained(str(out))

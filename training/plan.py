@@ -48,8 +48,6 @@ def resolve(cfg) -> TrainPlan:
         raise bad(f"export_dtype must be one of {', '.join(EXPORT_DTYPES)}, got {cfg.export_dtype!r}")
     if cfg.launcher == "local" and cfg.nodes != 1:
         raise bad(f"the local launcher runs on one node; nodes is {cfg.nodes} (use launcher: trainjob)")
-    if cfg.launcher != "local" and cfg.device != "cuda":
-        raise bad(f"launcher {cfg.launcher} schedules GPU nodes: set device: cuda")
     for name in ("nodes", "nproc", "micro_batch_size", "grad_accum", "seq_length", "checkpoint_every",
                  "keep_checkpoints", "log_every"):
         if getattr(cfg, name) < 1:

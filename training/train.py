@@ -137,9 +137,13 @@ def main(argv=None) -> int:
                 mirror.upload(ckpt_root, step)
         torch.distributed.barrier()
 
+    def logs_at(s: int) -> bool:
+        return s % a["log_every"] == 0 or s == a["steps"] or s == start + 1
+
     step = start
     while step < a["steps"]:
         engine.train()
+        logging = rank == 0 and logs_at(step + 1)
         loss_sum = torch.zeros((), dtype=torch.float32, device=device)
         for micro in range(a["grad_accum"]):
             batch = torch.from_numpy(data.batch(step, micro, rank, a["micro_batch_size"], world, a["grad_accum"]))
@@ -148,7 +152,7 @@ def main(argv=None) -> int:
             loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                      batch[:, 1:].reshape(-1))
             engine.backward(loss)
-            if micro == a["grad_accum"] - 1 and a["zero_stage"] == 0:
+            if micro == a["grad_accum"] - 1 and a["zero_stage"] == 0 and logging:
                 grad_norm = _grad_norm(engine)
             engine.step()
             loss_sum += loss.detach().float()
@@ -161,9 +165,9 @@ def main(argv=None) -> int:
         last_loss, stopping = reduced[0].item() / (a["grad_accum"] * world), reduced[1].item() > 0
         if not math.isfinite(last_loss):
             raise RuntimeError(f"loss is {last_loss} at step {step}")
-        if a["zero_stage"] > 0:
-            grad_norm = float(engine.get_global_grad_norm() or 0.0)
-        if rank == 0 and (step % a["log_every"] == 0 or step == a["steps"] or step == start + 1):
+        if logging:
+            if a["zero_stage"] > 0:
+                grad_norm = float(engine.get_global_grad_norm() or 0.0)
             tps = tokens_per_step * steps_since / max(time.time() - t_last, 1e-9)
             rec = {"loss": last_loss, "lr": engine.get_lr()[0], "grad_norm": grad_norm,
                    "tokens_per_s": tps, "tokens": step * tokens_per_step, "memory_gb": memory_gb(on_gpu)}

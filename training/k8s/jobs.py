@@ -33,7 +33,7 @@ def command(args_uri: str, grace_s: int) -> list[str]:
 
 def env(cfg, endpoint_url: str | None, mlflow_uri: str | None) -> list[dict]:
     k = cfg.kubernetes
-    out = [{"name": "PYTHONUNBUFFERED", "value": "1"}, {"name": "DS_ACCELERATOR", "value": "cuda"},
+    out = [{"name": "PYTHONUNBUFFERED", "value": "1"}, {"name": "DS_ACCELERATOR", "value": cfg.device},
            {"name": "HOME", "value": "/tmp"}, {"name": "TORCH_EXTENSIONS_DIR", "value": "/tmp/torch_extensions"}]
     if endpoint_url:
         out.append({"name": "AWS_ENDPOINT_URL", "value": endpoint_url})
@@ -50,7 +50,9 @@ def env(cfg, endpoint_url: str | None, mlflow_uri: str | None) -> list[dict]:
 
 def resources(cfg) -> dict:
     k = cfg.kubernetes
-    amounts = {"cpu": k.cpu, "memory": k.memory, k.gpu_resource: str(cfg.nproc)}
+    amounts = {"cpu": k.cpu, "memory": k.memory}
+    if cfg.device == "cuda":
+        amounts[k.gpu_resource] = str(cfg.nproc)
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 

@@ -28,12 +28,15 @@ class Outcome:
 
 def api_client():
     """In a pod: its service account; elsewhere: the user's kubeconfig."""
+    import os
+
     from kubernetes import client, config
 
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
+        # The client reads KUBECONFIG once, at import; read it now, as kubectl does.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     return client.ApiClient()
 
 

@@ -1,0 +1,138 @@
+"""Training throughput, side by side in one run.
+
+CPU (default):  our trainer (training/train.py: sample index, metrics, loss/stop all-reduce, checkpoint bookkeeping)
+                against a bare DeepSpeed loop over the same model, config and batches (benchmarks/bare_loop.py),
+                2 processes, gloo. Goal: our step time within 5% of the bare loop's.
+GPU (--gpu):    the 1.3B preset on one GPU, sequence 2048, bf16, ZeRO-1: tokens/s and model FLOPs utilisation of
+                our trainer against the same model trained by a plain PyTorch loop (no DeepSpeed). Goal: MFU of at
+                least 50% on an H100 or H200.
+
+Runs alternate (ours, peer, ours, peer, ...) so that drift in the machine's speed hits both alike.
+    python benchmarks/training.py [--gpu] [--rounds 2] [--steps 60]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _dataset(path: Path, tokens: int, vocab: int) -> Path:
+    import numpy as np
+
+    from components.indexed_dataset import IndexedDatasetWriter
+    rng = np.random.RandomState(0)
+    w = IndexedDatasetWriter(path / "train", np.uint16)
+    left = tokens
+    while left > 0:
+        n = int(rng.randint(50, 2000))
+        w.add_document(list(rng.randint(4, vocab - 100, size=n)) + [2])
+        left -= n + 1
+    w.close()
+    return path / "train"
+
+
+def _args(work: Path, gpu: bool, steps: int, micro: int, zero: int) -> dict:
+    data = _dataset(work, 4_000_000 if not gpu else 40_000_000, 30_080)
+    common = {"device": "cuda" if gpu else "cpu", "steps": steps, "grad_accum": 1, "lr": 2e-4, "min_lr": 2e-5,
+              "warmup_steps": 2, "weight_decay": 0.1, "grad_clip": 1.0, "zero_stage": zero, "seed": 1,
+              "checkpoint_every": 10**9, "log_every": 5, "bos_id": 0, "eos_id": 2, "dataset_prefix": str(data),
+              "checkpoint_dir": str(work / "ckpt"), "output_dir": str(work / "out"), "tokenizer_dir": "",
+              "export_dtype": "bfloat16" if gpu else "float32", "attention": "sdpa"}
+    if gpu:
+        return common | {"preset": "polyglot-ko-1.3b", "vocab_size": 30_080, "seq_length": 2048,
+                         "micro_batch_size": micro, "precision": "bf16", "nproc": 1}
+    return common | {"preset": "tiny", "vocab_size": 30_080, "seq_length": 128, "micro_batch_size": micro,
+                     "precision": "fp32", "nproc": 2}
+
+
+def _torchrun(module_args: list[str], nproc: int, gpu: bool, log: Path) -> None:
+    from training.launch import free_port
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+               DS_ACCELERATOR="cuda" if gpu else "cpu")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(nproc),
+           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *module_args]
+    with open(log, "ab") as f:
+        rc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT).returncode
+    if rc:
+        sys.exit(f"{' '.join(module_args[:3])} failed; see {log}:\n" + "\n".join(log.read_text().splitlines()[-20:]))
+
+
+def ours(args: dict, work: Path, warmup: int) -> float:
+    import shutil
+    shutil.rmtree(work / "ckpt", ignore_errors=True)
+    shutil.rmtree(work / "out", ignore_errors=True)
+    path = work / "args.json"
+    path.write_text(json.dumps(args))
+    _torchrun(["-m", "training.train", "--args", str(path)], args["nproc"], args["device"] == "cuda",
+              work / "ours.log")
+    # Each record averages the steps since the previous one (log_every of them), as users see it.
+    rows = [json.loads(x) for x in (work / "out" / "metrics.jsonl").read_text().splitlines()]
+    tokens_per_step = args["micro_batch_size"] * args["grad_accum"] * args["nproc"] * args["seq_length"]
+    return statistics.median(tokens_per_step / r["tokens_per_s"] for r in rows if r["step"] > warmup)
+
+
+def peer(args: dict, work: Path, mode: str, warmup: int) -> float:
+    path = work / "args.json"
+    path.write_text(json.dumps(args))
+    log = work / f"{mode}.log"
+    log.write_text("")
+    _torchrun([str(ROOT / "benchmarks" / "bare_loop.py"), "--args", str(path), "--mode", mode,
+               "--warmup", str(warmup)], args["nproc"], args["device"] == "cuda", log)
+    line = [x for x in log.read_text().splitlines() if x.startswith("{\"mode\"")][-1]
+    return json.loads(line)["step_s"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--micro", type=int, default=None)
+    ap.add_argument("--zero", type=int, default=None)
+    o = ap.parse_args()
+    steps = o.steps or (30 if o.gpu else 60)
+    warmup = 10 if o.gpu else 10
+    micro = o.micro or 8
+    zeros = [o.zero] if o.zero is not None else ([1] if o.gpu else [0, 1])
+    mode = "torch" if o.gpu else "deepspeed"
+    for zero in zeros:
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            args = _args(work, o.gpu, steps, micro, zero)
+            t_ours, t_peer = [], []
+            for _ in range(o.rounds):
+                t_ours.append(ours(args, work, warmup))
+                t_peer.append(peer(args, work, mode, warmup))
+            a, b = statistics.median(t_ours), statistics.median(t_peer)
+            tokens = args["micro_batch_size"] * args["nproc"] * args["seq_length"]
+            line = (f"train {args['preset']} ZeRO-{zero} {args['precision']} {args['nproc']}x{args['device']} "
+                    f"micro {micro}x{args['seq_length']} | ours {a * 1000:.1f} ms/step ({tokens / a:,.0f} tok/s) | "
+                    f"{'plain PyTorch' if o.gpu else 'bare DeepSpeed loop'} {b * 1000:.1f} ms/step "
+                    f"({tokens / b:,.0f} tok/s) | ours/peer step time {a / b:.3f}")
+            if o.gpu:
+                from training.metrics import device_peak_tflops, flops_per_token
+                from training.presets import PRESETS
+                import torch
+                p = PRESETS[args["preset"]]
+                fpt = flops_per_token(p.param_count(args["vocab_size"]), p.layers, p.hidden, args["seq_length"])
+                peak = device_peak_tflops()
+                name = torch.cuda.get_device_name()
+                if peak:
+                    line += (f" | {name}: MFU ours {fpt * tokens / a / (peak * 1e12):.1%}, "
+                             f"plain {fpt * tokens / b / (peak * 1e12):.1%}")
+                else:
+                    line += f" | {name}: peak FLOP/s unknown, no MFU"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

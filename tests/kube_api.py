@@ -1,0 +1,115 @@
+"""A stand-in for the Kubernetes API on loopback, for the job watcher's tests (no API server can run here).
+
+It speaks the few REST calls the watcher makes (create / get / delete a custom object, list pods by label) in the
+API's own JSON shapes, so the real kubernetes client is exercised end to end. What happens to a job is decided by
+a `controller` callback: scripted status timelines, or one that really runs the job's container command on this
+machine with the variables Kubeflow Trainer's torch plugin sets (PET_NNODES, PET_NPROC_PER_NODE, ...).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+_CUSTOM = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
+                     r"(?:/(?P<name>[^/]+))?$")
+_PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
+
+
+class FakeKube:
+    def __init__(self, controller):
+        self.controller = controller          # controller(fake, obj) -> None, called on create
+        self.objects: dict[tuple, dict] = {}
+        self.pods: dict[str, list[dict]] = {}  # label selector value (job name) -> pod dicts
+        self.requests: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _send(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _status(self, code: int, reason: str, msg: str) -> None:
+                self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
+                                  "message": msg, "code": code})
+
+            def do_POST(self):
+                fake.requests.append(("POST", self.path))
+                m = _CUSTOM.match(urlparse(self.path).path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = (m["plural"], m["ns"], body["metadata"]["name"])
+                with fake.lock:
+                    if key in fake.objects:
+                        return self._status(409, "AlreadyExists", f"{key[2]} already exists")
+                    body.setdefault("status", {})
+                    fake.objects[key] = body
+                fake.controller(fake, body)
+                self._send(201, body)
+
+            def do_GET(self):
+                fake.requests.append(("GET", self.path))
+                url = urlparse(self.path)
+                pods = _PODS.match(url.path)
+                if pods:
+                    selector = parse_qs(url.query).get("labelSelector", [""])[0]
+                    name = selector.split("=", 1)[-1]
+                    with fake.lock:
+                        items = list(fake.pods.get(name, []))
+                    return self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
+                m = _CUSTOM.match(url.path)
+                with fake.lock:
+                    obj = fake.objects.get((m["plural"], m["ns"], m["name"]))
+                if obj is None:
+                    return self._status(404, "NotFound", f"{m['name']} not found")
+                self._send(200, obj)
+
+            def do_DELETE(self):
+                fake.requests.append(("DELETE", self.path))
+                m = _CUSTOM.match(urlparse(self.path).path)
+                with fake.lock:
+                    obj = fake.objects.pop((m["plural"], m["ns"], m["name"]), None)
+                    fake.pods.pop(m["name"], None)
+                if obj is None:
+                    return self._status(404, "NotFound", f"{m['name']} not found")
+                self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FakeKube":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def client(self):
+        from kubernetes import client
+        cfg = client.Configuration()
+        cfg.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return client.ApiClient(cfg)
+
+    def set_status(self, obj: dict, cond_type: str, reason: str = "", message: str = "") -> None:
+        with self.lock:
+            obj["status"] = {"conditions": [{"type": cond_type, "status": "True", "reason": reason,
+                                             "message": message}]}
+
+
+def pod(name: str, restarts: int = 0, terminated: tuple[str, int] | None = None) -> dict:
+    """A pod with one container, in the API's JSON shape."""
+    status = {"name": "node", "image": "img", "imageID": "img@sha256:0", "ready": terminated is None,
+              "restartCount": restarts, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}
+    if terminated:
+        status["lastState"] = {"terminated": {"reason": terminated[0], "exitCode": terminated[1]}}
+    return {"metadata": {"name": name}, "status": {"phase": "Running", "containerStatuses": [status]}}
