@@ -1,6 +1,4 @@
 """The same stages with artifacts in object storage (a real S3 server on loopback): same digests as on disk."""
-import os
-import sys
 from pathlib import Path
 
 import pytest

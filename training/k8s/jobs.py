@@ -8,7 +8,7 @@ MLflow credentials read from Secrets by reference; Pod Security "restricted" set
 from __future__ import annotations
 
 import copy
-import hashlib
+from pathlib import Path
 
 TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
 PYTORCHJOB_API = "kubeflow.org/v1"
@@ -19,10 +19,6 @@ PART_OF = {"app.kubernetes.io/part-of": "polyglot-ko", "app.kubernetes.io/compon
 def job_name(key: str) -> str:
     """Named by the content address: a retried pipeline task finds the job it already started."""
     return f"pk-pretrain-{key[:16].lower()}"
-
-
-def name_for(text: str) -> str:
-    return job_name(hashlib.sha256(text.encode()).hexdigest())
 
 
 def command(args_uri: str, grace_s: int) -> list[str]:
@@ -133,14 +129,13 @@ def build(cfg, args_uri: str, name: str, endpoint_url: str | None = None, mlflow
     return make(cfg, args_uri, name, endpoint_url, mlflow_uri)
 
 
-def render(run_cfg, out_dir, launcher: str | None = None) -> tuple[dict, "Path"]:
+def render(run_cfg, out_dir, launcher: str | None = None) -> tuple[dict, Path]:
     """The job a config's pretrain stage would submit, validated and written to out_dir/<kind>.yaml.
 
     The job's name and argument file are addressed by the pretrain settings; the pipeline submits the same spec
     addressed by its inputs' digests as well (components/stages/pretrain.py).
     """
     import dataclasses
-    from pathlib import Path
 
     import yaml
 
