@@ -119,6 +119,69 @@ def cmd_presets(a) -> int:
     return 0
 
 
+def _registry_client(workdir: str):
+    from mlflow import MlflowClient
+
+    from .lineage import _set_process_uri, tracking_uri_for
+    uri = tracking_uri_for(Path(workdir).resolve())
+    _set_process_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
+
+
+def cmd_evaluate(a) -> int:
+    import tempfile
+
+    from .config import EvaluateConfig, load_config
+    from .evaluation import evaluate_model, resolve_model
+
+    cfg = load_config(a.config, a.set).evaluate if a.config else EvaluateConfig()
+    if a.set and not a.config:
+        raise UserError("--set needs --config")
+    out = Path(a.out)
+    if a.model.startswith("models:/"):
+        _registry_client(a.workdir)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = resolve_model(a.model, Path(tmp) / "model")
+        validation = None
+        if a.dataset:
+            from .artifacts import require_manifest
+            from .storage import Storage
+            storage = Storage()
+            m = require_manifest(storage, a.dataset)
+            for ext in (".bin", ".idx"):
+                local = storage.fetch(m.file_uri(f"validation{ext}"), Path(tmp) / "data" / f"validation{ext}")
+            validation = local.with_suffix("")
+        cfg_json = json.loads((model_dir / "config.json").read_text())
+        training = model_dir.parent / "metrics.jsonl"
+        metrics = evaluate_model(model_dir, cfg, out, Path(tmp), model_name=a.name or Path(a.model).name,
+                                 validation_prefix=validation,
+                                 seq_length=min(cfg_json.get("max_position_embeddings", 2048), 2048),
+                                 training_metrics=training if training.is_file() else None)
+    for shots, sc in metrics["scores"].items():
+        print(f"{shots}-shot: mean macro-F1 {sc['kobest_macro_f1_mean']:.4f}, mean accuracy "
+              f"{sc['kobest_acc_mean']:.4f}")
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def cmd_promote(a) -> int:
+    from .registry import promote
+
+    client, uri = _registry_client(a.workdir)
+    reason = promote(client, a.name, a.version, a.reason)
+    print(f"{a.name} version {a.version} is now champion ({reason}); registry {uri}")
+    return 0
+
+
+def cmd_rollback(a) -> int:
+    from .registry import rollback
+
+    client, uri = _registry_client(a.workdir)
+    old, new = rollback(client, a.name, a.reason)
+    print(f"{a.name}: champion rolled back from version {old} to version {new}; registry {uri}")
+    return 0
+
+
 def cmd_train_job(a) -> int:
     from training.k8s.jobs import render
     from training.plan import resolve
@@ -203,6 +266,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("presets", help="list the model presets with exact parameter counts")
     pr.set_defaults(fn=cmd_presets)
+
+    ev = sub.add_parser("evaluate", help="KoBEST (+ perplexity, generations) for a Hugging Face directory or a "
+                                         "models:/ URI, the same report the pipeline writes")
+    ev.add_argument("model", help="HF model directory, TrainedModel artifact directory, or models:/NAME@alias")
+    ev.add_argument("--out", required=True)
+    ev.add_argument("--config", help="take the evaluate section from this config (default: the built-in one)")
+    ev.add_argument("--set", action="append", default=[])
+    ev.add_argument("--dataset", help="a TokenizedDataset artifact: its validation split gives the perplexity")
+    ev.add_argument("--name", help="the model's name in the report")
+    ev.add_argument("--workdir", default="workdir", help="for models:/ URIs: whose MLflow registry "
+                                                         "(MLFLOW_TRACKING_URI overrides)")
+    ev.set_defaults(fn=cmd_evaluate)
+
+    pm = sub.add_parser("promote", help="make a model version the champion (recorded on the version)")
+    pm.add_argument("name")
+    pm.add_argument("version")
+    pm.add_argument("--reason")
+    pm.add_argument("--workdir", default="workdir", help="whose MLflow registry (MLFLOW_TRACKING_URI overrides)")
+    pm.set_defaults(fn=cmd_promote)
+
+    rb = sub.add_parser("rollback", help="give `champion` back to the version that held it before")
+    rb.add_argument("name")
+    rb.add_argument("--reason")
+    rb.add_argument("--workdir", default="workdir", help="whose MLflow registry (MLFLOW_TRACKING_URI overrides)")
+    rb.set_defaults(fn=cmd_rollback)
 
     tj = sub.add_parser("train-job", help="write (and optionally submit and watch) the Kubernetes training job "
                                           "a config's pretrain stage runs")

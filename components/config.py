@@ -157,22 +157,27 @@ class PretrainConfig:
 
 @dataclass(kw_only=True)
 class EvaluateConfig:
+    source: str = "tsv"                 # tsv: the KoBEST TSVs in kobest_dir | hub: skt/kobest_v1 (needs network)
     kobest_dir: str = "data/kobest/v1.0"
     tasks: list[str] = field(default_factory=lambda: ["boolq", "copa", "hellaswag", "sentineg", "wic"])
-    num_fewshot: int = 0
-    limit: int | None = 50              # first N test examples per task (None: all)
+    shots: list[int] = field(default_factory=lambda: [0, 5, 10, 50])   # few-shot examples from train, seed 42
+    limit: int | None = None            # first N test examples per task (None: all, as published)
     batch_size: int = 16
+    device: str = "cpu"                 # where lm-eval runs the model: cpu | cuda
     perplexity_max_tokens: int = 100_000  # validation tokens scored for perplexity
-    prompts: list[str] = field(default_factory=lambda: ["대한민국의 수도는", "오늘 영화는 정말", "파이썬에서 리스트는"])
-    max_new_tokens: int = 24
+    prompts: list[str] = field(default_factory=lambda: [
+        "대한민국의 수도는", "오늘 영화는 정말", "파이썬에서 리스트는", "한국어 언어 모델은",
+        "옛날 옛적에 작은 마을에", "다음 문장을 영어로 번역하면"])
+    max_new_tokens: int = 32
 
 
 @dataclass(kw_only=True)
 class RegisterConfig:
     model_name: str = "polyglot-ko-demo"
-    score: str = "kobest_macro_f1_mean"   # metric the promotion gate compares
-    margin: float = 0.0                    # candidate must beat the champion by more than this
-    task_tolerance: float = 0.05           # and no task may fall by more than this
+    score: str = "kobest_macro_f1_mean"   # kobest_macro_f1_mean | kobest_acc_mean: what the promotion gate compares
+    score_shots: int | None = None        # at this shot count (default: the first of evaluate.shots)
+    margin: float = 0.0                   # the candidate must beat the champion by more than this
+    task_tolerance: float = 0.05          # and no task's macro-F1 may fall by more than this
 
 
 @dataclass(kw_only=True)

@@ -141,11 +141,13 @@ def summarize(manifests: dict[str, Manifest]) -> dict:
     if "evaluate" in manifests:
         st = manifests["evaluate"].stats
         s["kobest"] = st.get("kobest", {})
+        s["kobest_shots"] = st.get("kobest_shots", 0)
         s["perplexity"] = st.get("validation_perplexity")
     if "register" in manifests:
         st = manifests["register"].stats
         s["model_uri"] = st.get("model_uri")
         s["aliases"] = st.get("aliases")
+        s["reason"] = st.get("reason")
         s["generation"] = st.get("generation")
     return s
 

@@ -1,0 +1,159 @@
+"""Evaluating a causal LM the way Polyglot-Ko reported it, plus what the tables do not show.
+
+KoBEST runs through lm-evaluation-harness with the harness's own `kobest_*` task definitions (prompts, choices,
+log-likelihood scoring, macro-F1 via sklearn): either on the bundled TSVs converted to the hub dataset's field
+layout (`source: tsv`, only the task's data source changes) or on `skt/kobest_v1` from the Hub (`source: hub`).
+Few-shot examples come from train, drawn with random.Random(42), joined by a blank line. Beyond KoBEST:
+perplexity on the validation split and generations for fixed Korean prompts, kept with every evaluation so
+versions can be read side by side.
+
+Used by the pipeline's evaluate stage and by `polyglot-ko evaluate MODEL` alike.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from .config import EvaluateConfig
+from .errors import UserError
+from .kobest import TASKS, write_jsonl, write_tasks
+
+FEWSHOT_SEED = 42   # Polyglot-Ko drew few-shot examples with random.Random(42)
+SCORES = ("kobest_macro_f1_mean", "kobest_acc_mean")
+
+
+def check(cfg: EvaluateConfig) -> None:
+    bad = sorted(set(cfg.tasks) - set(TASKS))
+    if bad:
+        raise UserError(f"evaluate.tasks: unknown {bad} (KoBEST tasks: {', '.join(TASKS)})")
+    if not cfg.shots or any(s < 0 for s in cfg.shots):
+        raise UserError(f"evaluate.shots: a non-empty list of shot counts >= 0, got {cfg.shots}")
+    if cfg.source not in ("tsv", "hub"):
+        raise UserError(f"evaluate.source: tsv or hub, got {cfg.source!r}")
+    if cfg.source == "tsv" and not Path(cfg.kobest_dir).is_dir():
+        raise UserError(f"evaluate.kobest_dir: no directory {cfg.kobest_dir}")
+
+
+def run_kobest(model_dir: Path, cfg: EvaluateConfig, workdir: Path) -> tuple[dict, dict]:
+    """{shots: {task: {f1, acc[, acc_norm]}}} for every configured shot count, and the data's row counts."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        if cfg.source == "hub":
+            names, manager, data_counts = [f"kobest_{t}" for t in cfg.tasks], TaskManager(), {}
+        else:
+            data_counts = write_jsonl(Path(cfg.kobest_dir), Path(tmp) / "data", cfg.tasks)
+            names = write_tasks(Path(tmp) / "data", Path(tmp) / "tasks", cfg.tasks)
+            manager = TaskManager(include_path=str(Path(tmp) / "tasks"))
+        results = {}
+        for shots in cfg.shots:
+            res = lm_eval.simple_evaluate(
+                model="hf", model_args=f"pretrained={model_dir},dtype=float32", tasks=names,
+                num_fewshot=shots, limit=cfg.limit, batch_size=cfg.batch_size, device=cfg.device,
+                task_manager=manager, random_seed=0, numpy_random_seed=1234, torch_random_seed=1234,
+                fewshot_random_seed=FEWSHOT_SEED, log_samples=False)
+            results[str(shots)] = {name.rsplit("_", 1)[1]: {m: float(res["results"][name][f"{m},none"])
+                                                             for m in ("f1", "acc", "acc_norm")
+                                                             if f"{m},none" in res["results"][name]}
+                                   for name in names}
+    return results, data_counts
+
+
+def summary_scores(kobest: dict) -> dict:
+    """Mean macro-F1 and mean accuracy over the tasks, per shot count."""
+    out = {}
+    for shots, tasks in kobest.items():
+        out[shots] = {"kobest_macro_f1_mean": sum(r["f1"] for r in tasks.values()) / len(tasks),
+                      "kobest_acc_mean": sum(r["acc"] for r in tasks.values()) / len(tasks)}
+    return out
+
+
+def validation_perplexity(model_dir: Path, prefix: Path, seq_length: int, max_tokens: int) -> float:
+    """exp(mean next-token loss) over the first max_tokens of the validation split, in seq_length windows."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from .indexed_dataset import IndexedDataset
+
+    tokens = np.asarray(IndexedDataset(prefix).tokens()[: max_tokens + 1], dtype=np.int64)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(tokens) - 1, seq_length):
+            chunk = torch.from_numpy(tokens[start:start + seq_length + 1])[None]
+            if chunk.size(1) < 2:
+                break
+            logits = model(input_ids=chunk[:, :-1]).logits
+            nll += torch.nn.functional.cross_entropy(logits[0].float(), chunk[0, 1:], reduction="sum").item()
+            count += chunk.size(1) - 1
+    return math.exp(nll / max(count, 1))
+
+
+def generate(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[dict]:
+    """Greedy continuations (repetition penalty 1.3), deterministic, so two versions can be compared line by line."""
+    import torch
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    out = []
+    for p in prompts:
+        ids = tok(p, return_tensors="pt").input_ids
+        with torch.no_grad():
+            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.3,
+                                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+        out.append({"prompt": p, "text": tok.decode(gen[0, ids.size(1):], skip_special_tokens=True)})
+    return out
+
+
+def evaluate_model(model_dir: Path, cfg: EvaluateConfig, out_dir: Path, workdir: Path, model_name: str,
+                   validation_prefix: Path | None = None, seq_length: int = 2048,
+                   training_metrics: Path | None = None) -> dict:
+    """The whole evaluation into out_dir: metrics.json, report.md, charts, generations.json, kobest_data.json."""
+    from .eval_report import write_report
+
+    check(cfg)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if cfg.source == "tsv":     # everything is local: never wait on the Hub
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    kobest, data_counts = run_kobest(model_dir, cfg, workdir)
+    ppl = None
+    if validation_prefix is not None:
+        ppl = validation_perplexity(model_dir, validation_prefix, seq_length, cfg.perplexity_max_tokens)
+    gens = generate(model_dir, cfg.prompts, cfg.max_new_tokens)
+    metrics = {"model": model_name, "kobest": kobest, "scores": summary_scores(kobest),
+               "validation_perplexity": ppl, "shots": list(cfg.shots), "limit": cfg.limit, "source": cfg.source,
+               "fewshot_seed": FEWSHOT_SEED}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    (out_dir / "generations.json").write_text(json.dumps(gens, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out_dir / "kobest_data.json").write_text(json.dumps(data_counts, indent=2), encoding="utf-8")
+    write_report(out_dir, metrics, gens, training_metrics)
+    return metrics
+
+
+def resolve_model(model: str, dest: Path) -> Path:
+    """A local Hugging Face directory for MODEL: a directory as it is, or a `models:/NAME@alias|/VERSION` URI
+    loaded through MLflow and saved as a Hugging Face directory."""
+    if not model.startswith("models:/"):
+        path = Path(model)
+        if (path / "hf" / "config.json").is_file():     # a TrainedModel artifact directory
+            return path / "hf"
+        if not (path / "config.json").is_file():
+            raise UserError(f"evaluate: {model} is neither a Hugging Face model directory nor a models:/ URI")
+        return path
+    import mlflow
+    try:
+        parts = mlflow.transformers.load_model(model, return_type="components")
+    except Exception as e:
+        raise UserError(f"evaluate: cannot load {model} from MLflow ({mlflow.get_tracking_uri()}): {e}") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    parts["model"].save_pretrained(str(dest))
+    parts["tokenizer"].save_pretrained(str(dest))
+    return dest

@@ -1,0 +1,136 @@
+"""The model registry's rules: the promotion gate, and promote / rollback for people, with one record format.
+
+Every decision is written on the model version it concerns: `promotion.decision` (champion, challenger,
+rolled_back), `promotion.reason`, `promotion.by`, `promotion.at`, and on a new champion
+`promotion.previous_champion`, which is what `rollback` follows. The scores the gate compares are the version's
+`eval.*` tags, so a gate decision can be re-checked from the registry alone.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .errors import UserError
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+@dataclass
+class Scores:
+    score: float
+    tasks: dict[str, float] = field(default_factory=dict)   # per-task macro-F1 at the gate's shot count
+
+
+def eval_tags(metrics: dict, score_name: str, shots: int) -> dict[str, str]:
+    """Tags for a model version from an evaluation's metrics.json."""
+    key = str(shots)
+    if key not in metrics["kobest"]:
+        raise UserError(f"register.score_shots: {shots} was not evaluated (evaluate.shots: {metrics['shots']})")
+    if score_name not in metrics["scores"][key]:
+        raise UserError(f"register.score: {score_name!r} is not one of {sorted(metrics['scores'][key])}")
+    tags = {"eval.score_name": score_name, "eval.score_shots": key,
+            "eval.score": f"{metrics['scores'][key][score_name]:.6f}"}
+    for s, tasks in metrics["kobest"].items():
+        for t, r in tasks.items():
+            tags[f"eval.kobest.{s}shot.{t}.f1"] = f"{r['f1']:.6f}"
+    if metrics.get("validation_perplexity") is not None:
+        tags["eval.validation_perplexity"] = f"{metrics['validation_perplexity']:.4f}"
+    return tags
+
+
+def scores_from_tags(tags: dict[str, str], score_name: str, shots: int) -> Scores | None:
+    """A version's scores as the gate sees them; None if it was not scored the same way."""
+    if tags.get("eval.score_name") != score_name or tags.get("eval.score_shots") != str(shots):
+        return None
+    prefix = f"eval.kobest.{shots}shot."
+    tasks = {k[len(prefix):-len(".f1")]: float(v) for k, v in tags.items()
+             if k.startswith(prefix) and k.endswith(".f1")}
+    return Scores(float(tags["eval.score"]), tasks)
+
+
+def decide(candidate: Scores, champion: Scores | None, margin: float, tolerance: float,
+           score_name: str = "score") -> tuple[str, str]:
+    """(alias, reason). The candidate becomes champion only if it beats the champion's score by more than
+    `margin` and no task's macro-F1 falls by more than `tolerance`; a tie is not a win."""
+    if champion is None:
+        return CHAMPION, "no current champion"
+    gain = candidate.score - champion.score
+    if gain <= margin:
+        return CHALLENGER, (f"{score_name} {candidate.score:.4f} does not beat the champion's {champion.score:.4f} "
+                            f"by more than {margin}")
+    for task, f1 in sorted(champion.tasks.items()):
+        drop = f1 - candidate.tasks.get(task, 0.0)
+        if drop > tolerance:
+            return CHALLENGER, f"{task} macro-F1 falls by {drop:.4f} (more than the tolerance {tolerance})"
+    return CHAMPION, f"{score_name} {candidate.score:.4f} beats the champion's {champion.score:.4f} by {gain:.4f}"
+
+
+def current(client, name: str, alias: str = CHAMPION):
+    """The model version holding `alias`, or None."""
+    from mlflow.exceptions import MlflowException
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _record(client, name: str, version: str, decision: str, reason: str, by: str) -> None:
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for k, v in {"promotion.decision": decision, "promotion.reason": reason, "promotion.by": by,
+                 "promotion.at": stamp}.items():
+        client.set_model_version_tag(name, version, k, v)
+
+
+def apply(client, name: str, version: str, alias: str, reason: str, by: str = "pipeline") -> None:
+    """Give `version` the alias the gate (or a person) chose, and record why."""
+    if alias == CHAMPION:
+        old = current(client, name)
+        if old is not None and str(old.version) != str(version):
+            client.set_model_version_tag(name, version, "promotion.previous_champion", str(old.version))
+        client.set_registered_model_alias(name, CHAMPION, version)
+        challenger = current(client, name, CHALLENGER)
+        if challenger is not None and str(challenger.version) == str(version):
+            client.delete_registered_model_alias(name, CHALLENGER)
+    else:
+        client.set_registered_model_alias(name, alias, version)
+    _record(client, name, str(version), alias, reason, by)
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("POLYGLOT_KO_USER") or getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def promote(client, name: str, version: str, reason: str | None = None) -> str:
+    """A person makes VERSION the champion, whatever the gate said."""
+    from mlflow.exceptions import MlflowException
+    try:
+        client.get_model_version(name, str(version))
+    except MlflowException:
+        raise UserError(f"promote: no version {version} of registered model {name!r}") from None
+    old = current(client, name)
+    if old is not None and str(old.version) == str(version):
+        raise UserError(f"promote: version {version} of {name} is already the champion")
+    why = reason or f"promoted by hand (was: {f'version {old.version}' if old else 'no champion'})"
+    apply(client, name, str(version), CHAMPION, why, by=_who())
+    return why
+
+
+def rollback(client, name: str, reason: str | None = None) -> tuple[str, str]:
+    """Give `champion` back to the version that held it before the current one. Returns (from, to)."""
+    champ = current(client, name)
+    if champ is None:
+        raise UserError(f"rollback: {name!r} has no champion")
+    previous = champ.tags.get("promotion.previous_champion")
+    if not previous:
+        raise UserError(f"rollback: version {champ.version} of {name} records no previous champion")
+    by = _who()
+    why = reason or f"rolled back from version {champ.version} by hand"
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    _record(client, name, previous, CHAMPION, why, by)
+    _record(client, name, str(champ.version), "rolled_back", f"champion given back to version {previous}", by)
+    return str(champ.version), previous
