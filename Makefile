@@ -3,13 +3,15 @@
 PYTHON ?= python3
 VENV := .venv
 AIRFLOW_VENV := .venv-airflow
+TOOLS_VENV := .venv-tools
 WORKDIR ?= workdir
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 
-.PHONY: demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env
+.PHONY: demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env
 
 env: $(VENV)/.installed
 airflow-env: $(AIRFLOW_VENV)/.installed
+tools-env: $(TOOLS_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +26,17 @@ $(AIRFLOW_VENV)/.installed: requirements-airflow.lock
 	$(AIRFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-airflow.lock
 	@touch $@
 
+# Manifest and image checkers (kubectl kustomize, kubernetes-validate, checkov, hadolint): their own environment.
+$(TOOLS_VENV)/.installed: requirements-tools.lock
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-tools.lock
+	@touch $@
+
 demo: $(VENV)/.installed
 	$(VENV)/bin/polyglot-ko run configs/demo.yaml --workdir $(WORKDIR)
 
-test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests
 
 test-fast: $(VENV)/.installed
@@ -38,7 +47,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run_all.py
 
 compile: $(VENV)/.installed
-	$(VENV)/bin/polyglot-ko compile configs/demo.yaml --out $(WORKDIR)/compiled
+	$(VENV)/bin/polyglot-ko compile configs/polyglot-ko-1.3b.yaml --out $(WORKDIR)/compiled
 
 mlflow-ui: $(VENV)/.installed
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORKDIR))/mlflow.db --host 127.0.0.1 --port 5000

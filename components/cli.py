@@ -9,13 +9,25 @@ from pathlib import Path
 from .errors import StageFailed, UserError
 
 
+def _deref(value: str) -> str:
+    """`@LOCATION` stands for the text stored at LOCATION (a file or s3:// object an upstream task wrote with
+    --output-file): how pod tasks hand each other results without XCom."""
+    if not value or not value.startswith("@"):
+        return value
+    from .storage import Storage
+    try:
+        return Storage().read_bytes(value[1:]).decode("utf-8").strip()
+    except Exception as e:
+        raise UserError(f"cannot read {value[1:]} (written by the upstream task?): {e}") from None
+
+
 def _parse_inputs(items: list[str]) -> dict[str, str]:
     out = {}
     for item in items or []:
         if "=" not in item:
             raise UserError(f"--input expects role=uri, got {item!r}")
         k, v = item.split("=", 1)
-        out[k] = v
+        out[k] = _deref(v)
     return out
 
 
@@ -44,7 +56,7 @@ def cmd_run(a) -> int:
 
 
 def cmd_compile(a) -> int:
-    from dags.kfp_pipeline import compile_pipeline
+    from dags.kfp_pipeline import compile_cluster
 
     from .config import dump_config, load_config
 
@@ -52,7 +64,41 @@ def cmd_compile(a) -> int:
     cfg = load_config(a.config, a.set)
     out.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, out / "config.yaml")
-    print(compile_pipeline(out / "pipeline.yaml"))
+    for path in compile_cluster(cfg, out):
+        print(path)
+    return 0
+
+
+def cmd_submit(a) -> int:
+    """Upload the config to object storage, compile, and start a run on a KFP server."""
+    import hashlib
+
+    import kfp
+
+    from dags.kfp_pipeline import compile_cluster
+
+    from .config import load_config
+    from .storage import Storage, is_s3, join
+
+    cfg = load_config(a.config, a.set)
+    if not is_s3(cfg.artifact_root or ""):
+        raise UserError("submit: cluster runs need artifact_root on s3:// (every pod reads and writes there)")
+    text = Path(a.config).read_text(encoding="utf-8")
+    if a.set:
+        import yaml
+
+        from .config import config_to_dict
+        text = yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False)
+    config_uri = join(cfg.artifact_root, "configs", hashlib.sha256(text.encode()).hexdigest()[:16] + ".yaml")
+    Storage(cfg.s3_endpoint_url).write_bytes(config_uri, text.encode())
+    out = Path(a.out or ".polyglot-ko-submit")
+    package = compile_cluster(cfg, out)[0]
+    client = kfp.Client(host=a.kfp_host, namespace=a.namespace or None)
+    run = client.create_run_from_pipeline_package(
+        str(package), arguments={"config_uri": config_uri}, experiment_name=cfg.experiment,
+        run_name=a.run_name or f"{cfg.experiment}-{Path(a.config).stem}", enable_caching=False,
+        service_account=cfg.cluster.service_account)
+    print(f"submitted run {run.run_id} (config {config_uri})")
     return 0
 
 
@@ -60,24 +106,37 @@ def cmd_begin(a) -> int:
     from .config import load_config
     from .runner import begin
 
-    print(begin(load_config(a.config, a.set), Path(a.workdir).resolve(), a.config))
+    run_id = begin(load_config(a.config, a.set), Path(a.workdir).resolve(), a.config)
+    _output(a, run_id)
+    print(run_id)
     return 0
+
+
+def _output(a, value: str) -> None:
+    """--output-file: where a container task (KFP) collects a task's result."""
+    if getattr(a, "output_file", None):
+        from .storage import Storage
+        Storage().write_bytes(a.output_file, value.encode("utf-8"))
 
 
 def cmd_stage(a) -> int:
     from .runner import run_one
 
     workdir = Path(a.workdir).resolve()
+    a.parent_run_id = _deref(a.parent_run_id)
     if a.config and not a.parent_run_id:
         from .config import load_config
         from .runner import begin
         a.parent_run_id = begin(load_config(a.config, a.set), workdir, a.config)
     if a.shard is not None:
         from .runner import run_shard
-        print(run_shard(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), a.shard))
+        uri = run_shard(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), a.shard)
+        _output(a, uri)
+        print(uri)
         return 0
     manifest, hit, secs = run_one(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), force=a.force)
     _log(f"[{a.name}] {'cache hit' if hit else 'done'} in {secs:.1f}s")
+    _output(a, manifest.uri)
     print(manifest.uri)   # last line of stdout: what orchestrators pass downstream
     return 0
 
@@ -86,7 +145,9 @@ def cmd_finish(a) -> int:
     from .report import print_summary
     from .runner import finish
 
-    print_summary(finish(Path(a.workdir).resolve(), a.parent_run_id, _parse_inputs(a.input)))
+    summary = finish(Path(a.workdir).resolve(), _deref(a.parent_run_id), _parse_inputs(a.input))
+    _output(a, json.dumps(summary, ensure_ascii=False))
+    print_summary(summary)
     return 0
 
 
@@ -223,16 +284,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local runner (default), KFP's local runner, or `airflow dags test`")
     r.set_defaults(fn=cmd_run)
 
-    co = sub.add_parser("compile", help="compile the KFP pipeline YAML for a config")
+    co = sub.add_parser("compile", help="write the cluster-mode KFP pipeline YAML and training job for a config")
     co.add_argument("config")
     co.add_argument("--out", required=True)
     co.add_argument("--set", action="append", default=[])
     co.set_defaults(fn=cmd_compile)
 
+    su = sub.add_parser("submit", help="start a cluster-mode run on a Kubeflow Pipelines server")
+    su.add_argument("config")
+    su.add_argument("--kfp-host", required=True, help="e.g. http://ml-pipeline-ui.kubeflow:80 or your KFP endpoint")
+    su.add_argument("--namespace", help="KFP multi-user namespace")
+    su.add_argument("--run-name")
+    su.add_argument("--out", help="where the compiled pipeline is kept (default .polyglot-ko-submit/)")
+    su.add_argument("--set", action="append", default=[])
+    su.set_defaults(fn=cmd_submit)
+
     b = sub.add_parser("begin", help="start a pipeline run (for orchestrators); prints the MLflow parent run id")
     b.add_argument("--config", required=True)
     b.add_argument("--workdir", default="workdir")
     b.add_argument("--set", action="append", default=[])
+    b.add_argument("--output-file", help="also write the run id here (container tasks)")
     b.set_defaults(fn=cmd_begin)
 
     s = sub.add_parser("stage", help="run one stage; prints its output manifest URI last")
@@ -243,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parent-run-id")
     s.add_argument("--input", action="append", default=[], metavar="ROLE=URI")
     s.add_argument("--force", action="store_true")
+    s.add_argument("--output-file", help="also write the printed URI here (container tasks)")
     s.add_argument("--shard", type=int, metavar="RANK",
                    help="corpus stages: run only this shard (of the config's world_size) and print its part URI; "
                         "a later call without --shard runs what is missing and the reduce step")
@@ -252,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--workdir", default="workdir")
     f.add_argument("--parent-run-id", required=True)
     f.add_argument("--input", action="append", default=[], metavar="STAGE=URI")
+    f.add_argument("--output-file", help="also write the summary JSON here (container tasks)")
     f.set_defaults(fn=cmd_finish)
 
     c = sub.add_parser("clean", help="apply the curation chain to a JSONL file with a `text` field")

@@ -181,6 +181,27 @@ class RegisterConfig:
 
 
 @dataclass(kw_only=True)
+class ClusterConfig:
+    """Cluster mode: every stage task is a pod (KFP or Airflow) running `polyglot-ko stage ...` in an image."""
+    namespace: str = "polyglot-ko"
+    cpu_image: str = "ghcr.io/polyglot-ko/cpu:0.1.0"          # images/cpu.Dockerfile
+    cuda_image: str = "ghcr.io/polyglot-ko/train-cuda:0.1.0"  # images/cuda.Dockerfile (GPU stages)
+    image_pull_policy: str = "IfNotPresent"
+    service_account: str = "polyglot-ko-pipeline"  # may create and watch TrainJobs and read pods (infra/)
+    mlflow_tracking_uri: str = "http://mlflow.polyglot-ko.svc.cluster.local:5000"
+    s3_secret: str | None = "polyglot-ko-s3"        # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    mlflow_secret: str | None = "polyglot-ko-mlflow"  # MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD
+    gpu_resource: str = "nvidia.com/gpu"
+    gpu_node_selector: dict[str, str] = field(default_factory=lambda: {"polyglot-ko.org/pool": "gpu"})
+    gpu_tolerations: list[dict[str, str]] = field(default_factory=lambda: [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+    retries: int = 2                    # task retries (stages are idempotent: a retry reuses finished work)
+    max_parallel_shards: int = 64       # shard tasks of a corpus stage running at once
+    schedule: str | None = None         # Airflow: cron for periodic retraining (collection is incremental)
+    workdir: str = "/tmp/polyglot-ko"   # scratch inside each pod; artifacts live in artifact_root (s3://)
+
+
+@dataclass(kw_only=True)
 class RunConfig:
     experiment: str = "polyglot-ko"          # MLflow experiment name
     artifact_root: str | None = None         # local dir or s3://bucket/prefix; default <workdir>/artifacts
@@ -192,6 +213,7 @@ class RunConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def section(self, stage: str) -> Any:
         return getattr(self, stage.replace("-", "_"))
@@ -257,12 +279,17 @@ def _set_path(data: dict, dotted: str, value: Any) -> None:
 
 def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
     p = Path(path)
-    if not p.is_file():
+    if str(path).startswith("s3://"):     # cluster runs: the submitted config lives in object storage
+        from .storage import Storage
+        text = Storage().read_bytes(str(path)).decode("utf-8")
+    elif not p.is_file():
         raise UserError(f"config file not found: {p}")
+    else:
+        text = p.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
-        raise UserError(f"config {p}: invalid YAML: {e}") from None
+        raise UserError(f"config {path}: invalid YAML: {e}") from None
     for item in overrides or []:
         if "=" not in item:
             raise UserError(f"--set expects key=value, got {item!r}")

@@ -56,10 +56,25 @@ def begin(cfg: RunConfig, workdir: Path, config_name: str) -> str:
 
 
 def load_run_config(workdir: Path, parent_run_id: str) -> RunConfig:
+    """The config `begin` froze: from the workdir, or (a pod with a fresh workdir) from the parent run in MLflow,
+    where `begin` also logged it."""
     path = run_config_path(workdir, parent_run_id)
-    if not path.is_file():
-        raise UserError(f"no pipeline run {parent_run_id} in {workdir} (begin it first)")
-    return load_config(path)
+    if path.is_file():
+        return load_config(path)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from .config import config_from_dict
+    uri = tracking_uri_for(workdir)
+    try:
+        local = MlflowClient(uri).download_artifacts(parent_run_id, "config.json", str(workdir))
+    except (MlflowException, OSError) as e:
+        raise UserError(f"no pipeline run {parent_run_id} in {workdir} or in MLflow at {uri} (begin it first): "
+                        f"{str(e).splitlines()[0]}") from None
+    cfg = config_from_dict(json.loads(Path(local).read_text()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, path)
+    return cfg
 
 
 def run_one(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str, str], force: bool = False,

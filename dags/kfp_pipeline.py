@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kfp import compiler, dsl
 
-from components import graph
+from components import cluster, graph
 
 IMAGE = os.environ.get("POLYGLOT_KO_IMAGE", "polyglot-ko-cpu:0.1.0")
 
@@ -86,3 +86,104 @@ def run_local(config: str, workdir: Path, overrides: list[str] | None = None) ->
     result = polyglot_ko(config=str(Path(config).resolve()), workdir=str(workdir),
                          overrides=json.dumps(overrides or []))
     return json.loads(result.output)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cluster mode: every task a container running `polyglot-ko ...` in its image, settings from components.cluster.
+
+
+def _apply_pod(task, pod):
+    """Resources, GPU scheduling, secrets, scratch volume, retries and security from a cluster.Pod description."""
+    from kfp import kubernetes
+
+    task.set_display_name(pod.name).set_caching_options(False)
+    task.set_cpu_request(pod.cpu).set_cpu_limit(pod.cpu).set_memory_request(pod.memory).set_memory_limit(pod.memory)
+    if pod.gpus:
+        task.set_accelerator_type(pod.gpu_resource).set_accelerator_limit(pod.gpus)
+    for k, v in pod.node_selector.items():
+        kubernetes.add_node_selector(task, k, v)
+    for t in pod.tolerations:
+        kubernetes.add_toleration(task, key=t.get("key"), operator=t.get("operator"), value=t.get("value"),
+                                  effect=t.get("effect"))
+    for var, value in sorted(pod.env.items()):
+        task.set_env_variable(var, value)
+    by_secret: dict[str, dict[str, str]] = {}
+    for var, (secret, key) in pod.secret_env.items():
+        by_secret.setdefault(secret, {})[key] = var
+    for secret, mapping in sorted(by_secret.items()):
+        kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=mapping)
+    kubernetes.empty_dir_mount(task, volume_name="scratch", mount_path="/tmp")
+    kubernetes.add_pod_label(task, *cluster.ROLE_LABEL)
+    kubernetes.set_image_pull_policy(task, pod.pull_policy)
+    kubernetes.set_security_context(task, run_as_user=cluster.UID, run_as_group=cluster.UID, run_as_non_root=True)
+    if pod.retries:
+        task.set_retry(num_retries=pod.retries, backoff_duration="60s", backoff_factor=2.0)
+    return task
+
+
+def _stage_component(cfg, node: graph.StageNode, shard: bool):
+    """A container component for one stage (or one shard of it); the argv comes from components.cluster."""
+    image = cluster.stage_pod(cfg, node, "", {r: "" for r in node.inputs}).image
+
+    @dsl.container_component
+    def stage_task(uri: dsl.OutputPath(str), parent_run_id: str, rank: int = 0, raw: str = "", corpus: str = "",
+                   tokenizer: str = "", dataset: str = "", model: str = "", report: str = ""):
+        given = dict(raw=raw, corpus=corpus, tokenizer=tokenizer, dataset=dataset, model=model, report=report)
+        inputs = {role: str(given[role]) for role in node.inputs}
+        pod = cluster.shard_pod(cfg, node, str(parent_run_id), inputs, str(rank)) if shard else \
+            cluster.stage_pod(cfg, node, str(parent_run_id), inputs)
+        return dsl.ContainerSpec(image=image, command=["polyglot-ko"], args=pod.args + ["--output-file", uri])
+
+    return stage_task
+
+
+def cluster_pipeline(cfg):
+    """The pipeline for one config in cluster mode: corpus stages fan out over their shards with ParallelFor
+    and reduce; pretrain submits and watches the TrainJob (launcher trainjob/pytorchjob) or trains in its pod."""
+    cpu_image = cfg.cluster.cpu_image
+
+    @dsl.container_component
+    def begin_task(run_id: dsl.OutputPath(str), config_uri: str):
+        pod = cluster.begin_pod(cfg, str(config_uri))
+        return dsl.ContainerSpec(image=cpu_image, command=["polyglot-ko"], args=pod.args + ["--output-file", run_id])
+
+    @dsl.container_component
+    def finish_task(summary: dsl.OutputPath(str), parent_run_id: str, last_uri: str):
+        pod = cluster.finish_pod(cfg, str(parent_run_id), graph.STAGES[-1].name, str(last_uri))
+        return dsl.ContainerSpec(image=cpu_image, command=["polyglot-ko"],
+                                 args=pod.args + ["--output-file", summary])
+
+    @dsl.pipeline(name="polyglot-ko", description="Korean GPT-NeoX: collect, curate, tokenize, pretrain, evaluate, "
+                                                  "register (cluster mode)")
+    def pipeline(config_uri: str) -> str:
+        started = _apply_pod(begin_task(config_uri=config_uri), cluster.begin_pod(cfg, ""))
+        run_id = started.outputs["run_id"]
+        outputs: dict = {}
+        for node in graph.STAGES:
+            inputs = {role: outputs[src] for role, src in node.inputs.items()}
+            pod = cluster.stage_pod(cfg, node, "", {r: "" for r in node.inputs})
+            if node.sharded:
+                with dsl.ParallelFor(items=list(range(cluster.world_size(cfg, node))),
+                                     parallelism=cfg.cluster.max_parallel_shards) as rank:
+                    part = _stage_component(cfg, node, shard=True)(parent_run_id=run_id, rank=rank, **inputs)
+                    _apply_pod(part, cluster.shard_pod(cfg, node, "", {r: "" for r in node.inputs}, "0"))
+                task = _stage_component(cfg, node, shard=False)(parent_run_id=run_id, **inputs).after(part)
+            else:
+                task = _stage_component(cfg, node, shard=False)(parent_run_id=run_id, **inputs)
+            _apply_pod(task, pod)
+            outputs[node.name] = task.outputs["uri"]
+        done = finish_task(parent_run_id=run_id, last_uri=outputs[graph.STAGES[-1].name])
+        return _apply_pod(done, cluster.finish_pod(cfg, "", "", "")).outputs["summary"]
+
+    return pipeline
+
+
+def compile_cluster(cfg, out: Path) -> list[Path]:
+    """pipeline.yaml for this config's cluster run, and the training job manifest its pretrain task submits."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "pipeline.yaml"]
+    compiler.Compiler().compile(cluster_pipeline(cfg), str(written[0]))
+    if cfg.pretrain.launcher != "local":
+        from training.k8s.jobs import render
+        written.append(render(cfg, out)[1])
+    return written

@@ -12,8 +12,9 @@ from pathlib import Path
 
 TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
 PYTORCHJOB_API = "kubeflow.org/v1"
-UID = 1000          # the images' non-root user
+UID = 10001         # the images' non-root user (images/*.Dockerfile)
 PART_OF = {"app.kubernetes.io/part-of": "polyglot-ko", "app.kubernetes.io/component": "pretrain"}
+POD_LABELS = {**PART_OF, "polyglot-ko.org/role": "trainer"}   # what infra/ network policies select
 
 
 def job_name(key: str) -> str:
@@ -97,7 +98,7 @@ def trainjob(cfg, args_uri: str, name: str, endpoint_url: str | None = None, mlf
                 "manager": "polyglot-ko.org/pretrain",
                 "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": [{
                     "name": "node", "template": {"spec": {"template": {
-                        "metadata": {"labels": dict(PART_OF)}, "spec": node_pod}}}}]}}},
+                        "metadata": {"labels": dict(POD_LABELS)}, "spec": node_pod}}}}]}}},
             }],
         },
     }
@@ -107,7 +108,7 @@ def pytorchjob(cfg, args_uri: str, name: str, endpoint_url: str | None = None, m
     """A legacy Training Operator v1 PyTorchJob: one Master and nodes-1 Workers, the same pod for each."""
     k = cfg.kubernetes
     _, mounts = volumes(cfg)
-    pod = {"metadata": {"labels": dict(PART_OF)},
+    pod = {"metadata": {"labels": dict(POD_LABELS)},
            "spec": {**pod_spec_settings(cfg), "containers": [{
                "name": "pytorch", "image": k.image, "command": command(args_uri, k.termination_grace_s),
                "env": env(cfg, endpoint_url, mlflow_uri), "resources": resources(cfg), "volumeMounts": mounts,
