@@ -288,3 +288,68 @@ def test_graph_adapters_take_their_pod_settings_from_one_place():
         for literal in ("ghcr.io", "nvidia.com/gpu", "polyglot-ko-s3", "polyglot-ko-mlflow"):
             assert literal not in text, (adapter, literal)
     assert sys.modules.get("airflow") is None, "the project environment never imports Airflow"
+
+
+# ------------------------------------------------------------------------- the pod commands, run for real
+
+
+def _render(config: Path, tmp: Path) -> dict:
+    kubeconfig = tmp / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "x", "user": {"token": "dummy"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(KUBECONFIG=str(kubeconfig), POLYGLOT_KO_CLUSTER_CONFIG=str(config), AIRFLOW_HOME=str(tmp / "home"),
+               AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__UNIT_TEST_MODE="True")
+    proc = subprocess.run([str(AIRFLOW_PY), str(ROOT / "tests" / "airflow_render_pods.py")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])["tasks"]
+
+
+@pytest.mark.slow
+def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
+    """Each pod of the Airflow cluster DAG, in dependency order, as a fresh process with an empty workdir, the
+    pod's own environment, a real MLflow server and a real S3 server: the run completes through the handoff files
+    in object storage and the config frozen in MLflow alone."""
+    if not AIRFLOW_PY.exists():
+        pytest.skip("no .venv-airflow (`make test` creates it)")
+    from components.storage import Storage
+    from services import MlflowServer
+
+    server = MlflowServer(tmp_path / "mlflow").start()
+    try:
+        data = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
+        data.update(artifact_root="s3://artifacts/cluster", s3_endpoint_url=s3.endpoint,
+                    cluster={"mlflow_tracking_uri": server.uri, "mlflow_secret": None,
+                             "workdir": str(tmp_path / "pod")})
+        config = tmp_path / "cluster.yaml"
+        config.write_text(yaml.safe_dump(data, allow_unicode=True))
+        Storage().write_bytes("s3://artifacts/cluster/configs/polyglot_ko_cluster.yaml", config.read_bytes())
+        tasks = _render(config, tmp_path)
+        order = ["begin", "collect_shard", "collect", "curate_shard", "curate", "train_tokenizer", "tokenize",
+                 "pretrain", "evaluate", "register", "finish"]
+        assert set(order) == set(tasks)
+        for name in order:
+            t = tasks[name]
+            argv_list = t["all_arguments"] or [t["pod"]["spec"]["containers"][0]["args"]]
+            env = {**os.environ, **{e["name"]: e["value"] for e in t["pod"]["spec"]["containers"][0]["env"]
+                                    if "value" in e}}
+            env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+            for argv in argv_list:
+                shutil.rmtree(tmp_path / "pod", ignore_errors=True)       # every pod starts empty
+                argv = [a.replace("{{ run_id | replace(':', '-') | replace('+', '-') }}", "manual__2026-11-26")
+                        for a in argv]
+                proc = subprocess.run([str(Path(sys.executable).parent / "polyglot-ko"), *argv], env=env,
+                                      capture_output=True, text=True, timeout=900, cwd=ROOT)
+                assert proc.returncode == 0, (name, argv, proc.stdout[-2000:], proc.stderr[-3000:])
+        assert "registered model: models:/polyglot-ko-tiny@champion" in proc.stdout
+    finally:
+        server.stop()
+    handoff = "s3://artifacts/cluster/runs/airflow/manual__2026-11-26"
+    uris = {s: Storage().read_bytes(f"{handoff}/{s}.uri").decode() for s in ("collect", "curate", "tokenize")}
+    assert all(u.startswith("s3://artifacts/cluster/") for u in uris.values())
+    from components.artifacts import read_manifest
+    assert read_manifest(Storage(), uris["tokenize"]).stats["tokens"] > 0
