@@ -353,3 +353,30 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
     assert all(u.startswith("s3://artifacts/cluster/") for u in uris.values())
     from components.artifacts import read_manifest
     assert read_manifest(Storage(), uris["tokenize"]).stats["tokens"] > 0
+
+
+@pytest.mark.slow
+def test_submit_uploads_the_config_and_starts_a_run_with_the_compiled_pipeline(tmp_path, s3, capsys):
+    from components.config import load_config
+    from kfp_api import FakeKfp
+
+    data = yaml.safe_load((ROOT / "configs" / "polyglot-ko-1.3b.yaml").read_text())
+    data.update(artifact_root="s3://artifacts/submit", s3_endpoint_url=s3.endpoint)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(data))
+    with FakeKfp() as kfp_server:
+        assert main(["submit", str(config), "--kfp-host", kfp_server.host, "--out", str(tmp_path / "build")]) == 0
+        (run,) = kfp_server.runs
+    config_uri = run["runtime_config"]["parameters"]["config_uri"]
+    assert config_uri.startswith("s3://artifacts/submit/configs/")
+    assert load_config(config_uri).pretrain.preset == "polyglot-ko-1.3b", "the pods read the uploaded config"
+    assert run["service_account"] == "polyglot-ko-pipeline" and run["experiment_id"] == "exp-1"
+    spec = run["pipeline_spec"]["pipeline_spec"]      # with the kfp-kubernetes settings beside it
+    assert spec["pipelineInfo"]["name"] == "polyglot-ko" and "for-loop-2" in spec["root"]["dag"]["tasks"]
+    executors = run["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert all(e["podMetadata"]["labels"]["polyglot-ko.org/role"] == "pipeline" for e in executors.values())
+    assert f"submitted run run-1 (config {config_uri})" in capsys.readouterr().out
+    data["artifact_root"] = str(tmp_path / "local")
+    config.write_text(yaml.safe_dump(data))
+    assert main(["submit", str(config), "--kfp-host", "http://127.0.0.1:9"]) == 2
+    assert "artifact_root on s3://" in capsys.readouterr().err
