@@ -21,7 +21,7 @@ def f1_chart(path: Path, model_name: str, f1: dict[str, float], shots: int) -> N
     col = nearest_published(shots)
     series = [(name, [tasks[t][col] for t in TABLE_ORDER]) for name, tasks in KOBEST_F1.items()]
     series.append((model_name, [f1.get(t, 0.0) for t in TABLE_ORDER]))
-    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(12, 4.5), dpi=110)
     width = 0.8 / len(series)
     for i, (name, values) in enumerate(series):
         xs = [j + (i - len(series) / 2 + 0.5) * width for j in range(len(TABLE_ORDER))]
@@ -31,7 +31,7 @@ def f1_chart(path: Path, model_name: str, f1: dict[str, float], shots: int) -> N
     ax.set_ylabel("macro-F1")
     ax.set_ylim(0, 1)
     ax.set_title(f"KoBEST macro-F1, {shots}-shot (published rows at {SHOTS[col]}-shot)")
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

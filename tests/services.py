@@ -76,10 +76,11 @@ class SeaweedS3:
 class MlflowServer:
     """`mlflow server` on 127.0.0.1 with a SQLite backend; stop() and start() again keep its data."""
 
-    def __init__(self, root: Path, port: int | None = None):
+    def __init__(self, root: Path, port: int | None = None, backend: str | None = None):
         self.root = root
         self.port = port or free_port()
         self.proc = None
+        self.backend = backend          # default: SQLite in root
 
     @property
     def uri(self) -> str:
@@ -91,7 +92,7 @@ class MlflowServer:
 
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-               "--workers", "1", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+               "--workers", "1", "--backend-store-uri", self.backend or f"sqlite:///{self.root / 'mlflow.db'}",
                "--artifacts-destination", str(self.root / "artifacts")]
         self.log = open(self.root / "server.log", "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -120,3 +121,48 @@ class MlflowServer:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (Debian's packages; `make test` installs them). As root, the
+    server runs as the `postgres` system user, since PostgreSQL refuses to run as root."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.port = free_port()
+        self.bindir = self._bindir()
+
+    @staticmethod
+    def _bindir() -> Path | None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        return found[-1].parent if found else None
+
+    def _run(self, *cmd: str) -> None:
+        import os
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run(prefix + list(cmd), check=True, capture_output=True, timeout=120)
+
+    def start(self) -> "PostgresServer":
+        import os
+        import shutil as sh
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = self.root / "pgdata"
+        if os.geteuid() == 0:
+            sh.chown(self.root, "postgres", "postgres")
+        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-w", "-o",
+                  f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start")
+        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "mlflow")
+        return self
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/mlflow"
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "pgdata"), "-m", "fast", "-w", "stop")
+        except Exception:
+            pass
