@@ -212,11 +212,15 @@ def cmd_evaluate(a) -> int:
             for ext in (".bin", ".idx"):
                 local = storage.fetch(m.file_uri(f"validation{ext}"), Path(tmp) / "data" / f"validation{ext}")
             validation = local.with_suffix("")
-        cfg_json = json.loads((model_dir / "config.json").read_text())
+        # Perplexity windows: the length the model was trained on (a TrainedModel says), else its context.
+        seq_length = min(json.loads((model_dir / "config.json").read_text()).get("max_position_embeddings", 2048),
+                         2048)
+        manifest = model_dir.parent / "manifest.json"
+        if manifest.is_file():
+            seq_length = json.loads(manifest.read_text()).get("params", {}).get("seq_length", seq_length)
         training = model_dir.parent / "metrics.jsonl"
         metrics = evaluate_model(model_dir, cfg, out, Path(tmp), model_name=a.name or Path(a.model).name,
-                                 validation_prefix=validation,
-                                 seq_length=min(cfg_json.get("max_position_embeddings", 2048), 2048),
+                                 validation_prefix=validation, seq_length=seq_length,
                                  training_metrics=training if training.is_file() else None)
     for shots, sc in metrics["scores"].items():
         print(f"{shots}-shot: mean macro-F1 {sc['kobest_macro_f1_mean']:.4f}, mean accuracy "

@@ -119,7 +119,7 @@ def test_evaluate_command_writes_the_report_for_a_directory_and_a_registered_mod
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tiny_pipeline / 'mlflow.db'}")
     assert main(["evaluate", "models:/polyglot-ko-tiny@champion", "--out", str(tmp_path / "reg"), *args]) == 0
     registered = json.loads((tmp_path / "reg" / "metrics.json").read_text())
-    assert registered["kobest"] == direct["kobest"]
+    assert registered["kobest"] == direct["kobest"], "the registered model scores as its directory does"
     assert "mean macro-F1" in capsys.readouterr().out
     assert main(["evaluate", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
 
