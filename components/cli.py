@@ -71,34 +71,18 @@ def cmd_compile(a) -> int:
 
 def cmd_submit(a) -> int:
     """Upload the config to object storage, compile, and start a run on a KFP server."""
-    import hashlib
+    from dags.kfp_pipeline import submit
 
-    import kfp
-
-    from dags.kfp_pipeline import compile_cluster
-
-    from .config import load_config
-    from .storage import Storage, is_s3, join
+    from .config import config_to_dict, load_config
 
     cfg = load_config(a.config, a.set)
-    if not is_s3(cfg.artifact_root or ""):
-        raise UserError("submit: cluster runs need artifact_root on s3:// (every pod reads and writes there)")
     text = Path(a.config).read_text(encoding="utf-8")
-    if a.set:
+    if a.set:   # the run must read what was asked for, overrides included
         import yaml
-
-        from .config import config_to_dict
         text = yaml.safe_dump(config_to_dict(cfg), allow_unicode=True, sort_keys=False)
-    config_uri = join(cfg.artifact_root, "configs", hashlib.sha256(text.encode()).hexdigest()[:16] + ".yaml")
-    Storage(cfg.s3_endpoint_url).write_bytes(config_uri, text.encode())
-    out = Path(a.out or ".polyglot-ko-submit")
-    package = compile_cluster(cfg, out)[0]
-    client = kfp.Client(host=a.kfp_host, namespace=a.namespace or None)
-    run = client.create_run_from_pipeline_package(
-        str(package), arguments={"config_uri": config_uri}, experiment_name=cfg.experiment,
-        run_name=a.run_name or f"{cfg.experiment}-{Path(a.config).stem}", enable_caching=False,
-        service_account=cfg.cluster.service_account)
-    print(f"submitted run {run.run_id} (config {config_uri})")
+    run_id, config_uri = submit(cfg, text, a.kfp_host, Path(a.out or ".polyglot-ko-submit"), a.namespace,
+                                a.run_name or f"{cfg.experiment}-{Path(a.config).stem}")
+    print(f"submitted run {run_id} (config {config_uri})")
     return 0
 
 

@@ -187,3 +187,24 @@ def compile_cluster(cfg, out: Path) -> list[Path]:
         from training.k8s.jobs import render
         written.append(render(cfg, out)[1])
     return written
+
+
+def submit(cfg, config_text: str, host: str, out: Path, namespace: str | None, run_name: str) -> tuple[str, str]:
+    """Upload the config where the pods read it, compile, and create a run on the KFP server at `host`."""
+    import hashlib
+
+    import kfp
+
+    from components.errors import UserError
+    from components.storage import Storage, is_s3, join
+
+    if not is_s3(cfg.artifact_root or ""):
+        raise UserError("submit: cluster runs need artifact_root on s3:// (every pod reads and writes there)")
+    config_uri = join(cfg.artifact_root, "configs", hashlib.sha256(config_text.encode()).hexdigest()[:16] + ".yaml")
+    Storage(cfg.s3_endpoint_url).write_bytes(config_uri, config_text.encode())
+    package = compile_cluster(cfg, out)[0]
+    client = kfp.Client(host=host, namespace=namespace or "kubeflow")
+    run = client.create_run_from_pipeline_package(
+        str(package), arguments={"config_uri": config_uri}, experiment_name=cfg.experiment, run_name=run_name,
+        enable_caching=False, service_account=cfg.cluster.service_account)
+    return run.run_id, config_uri

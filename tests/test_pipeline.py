@@ -110,11 +110,13 @@ def test_kfp_local_runner_runs_the_same_graph(tmp_path):
     assert sorted(manifests(tmp_path)) == sorted(STAGES)
 
 
-def test_compiled_pipeline_yaml_has_every_stage(tmp_path):
+def test_compiled_local_pipeline_yaml_has_every_stage(tmp_path):
+    """The lightweight-component pipeline `--engine kfp` runs (cluster mode: tests/test_cluster.py)."""
     import yaml
 
-    assert main(["compile", "configs/demo.yaml", "--out", str(tmp_path)]) == 0
-    spec = yaml.safe_load((tmp_path / "pipeline.yaml").read_text())
+    from dags.kfp_pipeline import compile_pipeline
+
+    spec = yaml.safe_load(compile_pipeline(tmp_path / "pipeline.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
     key = {t["taskInfo"]["name"]: k for k, t in tasks.items()}
     assert set(STAGES) <= set(key)
