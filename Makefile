@@ -7,7 +7,7 @@ TOOLS_VENV := .venv-tools
 WORKDIR ?= workdir
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 
-.PHONY: demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env
+.PHONY: demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env postgres
 
 env: $(VENV)/.installed
 airflow-env: $(AIRFLOW_VENV)/.installed
@@ -36,7 +36,14 @@ $(TOOLS_VENV)/.installed: requirements-tools.lock
 demo: $(VENV)/.installed
 	$(VENV)/bin/polyglot-ko run configs/demo.yaml --workdir $(WORKDIR)
 
-test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed
+# PostgreSQL for the MLflow-server tests, from Debian's packages (without it those tests use SQLite).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null && \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "PostgreSQL not installed: the MLflow server tests fall back to SQLite"
+
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed postgres
 	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests
 
 test-fast: $(VENV)/.installed

@@ -58,7 +58,13 @@ def build(model_name: str, manifests: dict, metrics: dict, lineage_map: dict, sh
     ppl = metrics.get("validation_perplexity")
     lineage = "\n".join(f"| {s} | {i['kind']} | `{i['digest'][:16]}` | `{i['run_id']}` | {i['uri']} |"
                         for s, i in sorted(lineage_map.items()))
-    licence = "cc-by-sa-4.0" if any("SA" in x for x in licences) else "other"
+    # The most restrictive source licence applies to the weights; HF's identifiers where we know one.
+    if any("SA" in x for x in licences):
+        licence = "cc-by-sa-4.0"
+    elif licences and all(x.upper() == "CC0-1.0" for x in licences):
+        licence = "cc0-1.0"
+    else:
+        licence = "other"
     return f"""---
 language: ko
 license: {licence}

@@ -125,7 +125,8 @@ class MlflowServer:
 
 class PostgresServer:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (Debian's packages; `make test` installs them). As root, the
-    server runs as the `postgres` system user, since PostgreSQL refuses to run as root."""
+    server runs as the `postgres` system user, since PostgreSQL refuses to run as root; its directory is then a
+    fresh one under the system temp dir, which that user can reach (pytest's own temp dirs are private to root)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -140,17 +141,22 @@ class PostgresServer:
     def _run(self, *cmd: str) -> None:
         import os
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run(prefix + list(cmd), check=True, capture_output=True, timeout=120)
+        proc = subprocess.run(prefix + list(cmd), capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:2])} failed: {proc.stdout[-1000:]} {proc.stderr[-1000:]}")
 
     def start(self) -> "PostgresServer":
         import os
         import shutil as sh
+        import tempfile
         if self.bindir is None:
             raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-        self.root.mkdir(parents=True, exist_ok=True)
-        data = self.root / "pgdata"
         if os.geteuid() == 0:
+            self.root = Path(tempfile.mkdtemp(prefix="polyglot-ko-pg-"))
             sh.chown(self.root, "postgres", "postgres")
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+        data = self.root / "pgdata"
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-w", "-o",
                   f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start")
@@ -159,10 +165,13 @@ class PostgresServer:
 
     @property
     def uri(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/mlflow"
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/mlflow"
 
     def stop(self) -> None:
+        import shutil as sh
         try:
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "pgdata"), "-m", "fast", "-w", "stop")
         except Exception:
             pass
+        if self.root.name.startswith("polyglot-ko-pg-"):
+            sh.rmtree(self.root, ignore_errors=True)

@@ -145,7 +145,7 @@ def test_pipeline_report_model_card_and_linked_metrics(tiny_pipeline):
 
     reg = found["register"][0]
     card = Path(reg.file_uri("README.md")).read_text()
-    assert card.startswith("---\nlanguage: ko\nlicense: cc-by-sa-4.0\n")
+    assert card.startswith("---\nlanguage: ko\nlicense: cc0-1.0\n"), "the tiny config's sources are all CC0"
     cur = found["curate"][0].stats
     for needle in ("## Training data", "| nsmc | CC0-1.0 |", "## Cleaning and PII policy", "<|rrn|>",
                    f"{cur['records_out']:,} kept", "## Tokenizer", "## Training", "ZeRO-1", "## Evaluation (KoBEST)",

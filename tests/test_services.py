@@ -53,4 +53,4 @@ def test_pipeline_with_s3_artifacts_and_mlflow_over_http_equals_the_local_run(ti
     runs = client.search_runs([client.get_experiment_by_name("polyglot-ko-tiny").experiment_id])
     assert {r.info.run_name for r in runs} >= {"collect", "curate", "pretrain", "register"}
     if mlflow_server.backend:
-        assert mlflow_server.backend.startswith("postgresql://")
+        assert mlflow_server.backend.startswith("postgresql+psycopg2://")
