@@ -7,7 +7,7 @@ TOOLS_VENV := .venv-tools
 WORKDIR ?= workdir
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 
-.PHONY: demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env postgres
+.PHONY: drills demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env postgres
 
 env: $(VENV)/.installed
 airflow-env: $(AIRFLOW_VENV)/.installed
@@ -55,6 +55,9 @@ bench: $(VENV)/.installed
 
 compile: $(VENV)/.installed
 	$(VENV)/bin/polyglot-ko compile configs/polyglot-ko-1.3b.yaml --out $(WORKDIR)/compiled
+
+drills: $(VENV)/.installed
+	$(VENV)/bin/python tests/run_drills.py
 
 mlflow-ui: $(VENV)/.installed
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORKDIR))/mlflow.db --host 127.0.0.1 --port 5000

@@ -373,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, StageFailed) as e:
         print(f"polyglot-ko: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        import errno
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"polyglot-ko: error: no space left on the device holding {e.filename or 'the output'}: free space or "
+              "point --workdir / artifact_root elsewhere, then run again (finished work is kept, nothing partial "
+              "is published)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ stage's output manifest URI. The resolved configuration is frozen at `begin` int
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -169,9 +170,32 @@ def summarize(manifests: dict[str, Manifest]) -> dict:
 
 def run_pipeline(config_path: str, workdir: Path, overrides: list[str] | None = None, start: str | None = None,
                  until: str | None = None, force: bool = False, log=print) -> dict:
-    """The local runner: every stage in order, in this process (corpus shards over the local cores)."""
+    """The local runner: every stage in order, in this process (corpus shards over the local cores).
+
+    One run at a time per workdir: a second run of the same workdir waits for the first (its SQLite MLflow store
+    and checkpoints are not shared safely), then finds the first run's artifacts and reuses them.
+    """
     cfg = load_config(config_path, overrides)
     workdir = workdir.resolve()
+    with _workdir_lock(workdir, log):
+        return _run_pipeline(cfg, config_path, workdir, start, until, force, log)
+
+
+@contextlib.contextmanager
+def _workdir_lock(workdir: Path, log):
+    import fcntl
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / ".run.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another run is using {workdir}; waiting for it to finish ...")
+            fcntl.flock(f, fcntl.LOCK_EX)     # released by the kernel if that process dies
+        yield
+
+
+def _run_pipeline(cfg: RunConfig, config_path: str, workdir: Path, start: str | None, until: str | None,
+                  force: bool, log) -> dict:
     nodes = graph.select(start, until)
     run_id = begin(cfg, workdir, str(config_path))
     lineage = make_lineage(cfg, workdir)

@@ -14,7 +14,11 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import UserError
+from .errors import StageFailed, UserError
+
+# How long an S3 operation keeps retrying while the endpoint is unreachable or failing (5xx, throttling) before the
+# stage fails with a message naming the endpoint. boto3's own retries happen inside each attempt.
+RETRY_SECONDS = float(os.environ.get("POLYGLOT_KO_S3_RETRY_S", "180"))
 
 
 def is_s3(uri: str) -> bool:
@@ -41,10 +45,44 @@ def _client(endpoint_url: str | None):
     import boto3
     from botocore.config import Config
 
-    # Standard retry mode backs off exponentially on throttling, 5xx and connection errors.
-    cfg = Config(retries={"max_attempts": 10, "mode": "standard"}, s3={"addressing_style": "path"},
+    # Few attempts per call: _retrying below carries a call across a longer outage, with a clear deadline.
+    cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, s3={"addressing_style": "path"},
                  connect_timeout=5, read_timeout=60)
     return boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None, config=cfg)
+
+
+def _transient(e: BaseException) -> bool:
+    from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
+                                     EndpointConnectionError, ReadTimeoutError)
+    from urllib3.exceptions import ProtocolError
+
+    if isinstance(e, (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError,
+                      ProtocolError, ConnectionError)):
+        return True
+    if isinstance(e, ClientError):
+        err = e.response.get("Error", {})
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or err.get("Code") in ("SlowDown", "RequestTimeout", "InternalError",
+                                                      "ServiceUnavailable")
+    return False
+
+
+def _retrying(what: str, endpoint: str | None, fn):
+    """Run one S3 operation, retrying transient failures with exponential backoff until RETRY_SECONDS pass."""
+    import time
+    deadline, delay = time.monotonic() + RETRY_SECONDS, 0.5
+    while True:
+        try:
+            return fn()
+        except Exception as e:
+            if not _transient(e):
+                raise
+            if time.monotonic() + delay > deadline:
+                where = endpoint or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
+                raise StageFailed(f"object storage at {where} unreachable or failing for {RETRY_SECONDS:.0f}s "
+                                  f"while {what}: {e}") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 class Storage:
@@ -61,7 +99,7 @@ class Storage:
             from botocore.exceptions import ClientError
             bucket, key = _split_s3(uri)
             try:
-                self._s3().head_object(Bucket=bucket, Key=key)
+                _retrying(f"checking {uri}", self.endpoint_url, lambda: self._s3().head_object(Bucket=bucket, Key=key))
                 return True
             except ClientError as e:
                 if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
@@ -72,13 +110,15 @@ class Storage:
     def read_bytes(self, uri: str) -> bytes:
         if is_s3(uri):
             bucket, key = _split_s3(uri)
-            return self._s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+            return _retrying(f"reading {uri}", self.endpoint_url,
+                             lambda: self._s3().get_object(Bucket=bucket, Key=key)["Body"].read())
         return Path(uri).read_bytes()
 
     def write_bytes(self, uri: str, data: bytes) -> None:
         if is_s3(uri):
             bucket, key = _split_s3(uri)
-            self._s3().put_object(Bucket=bucket, Key=key, Body=data)
+            _retrying(f"writing {uri}", self.endpoint_url,
+                      lambda: self._s3().put_object(Bucket=bucket, Key=key, Body=data))
             return
         path = Path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +133,9 @@ class Storage:
         """Copy (or move, when both sides are local) one file into place atomically."""
         if is_s3(uri):
             bucket, key = _split_s3(uri)
-            self._s3().upload_file(str(local), bucket, key)
+            # A (multipart) upload becomes visible only when complete: a retried one never leaves a partial object.
+            _retrying(f"uploading {local} to {uri}", self.endpoint_url,
+                      lambda: self._s3().upload_file(str(local), bucket, key))
             return
         dest = Path(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -111,10 +153,13 @@ class Storage:
         """Relative names of all files under a directory / prefix, sorted."""
         if is_s3(uri):
             bucket, prefix = _split_s3(join(uri, ""))
-            out = []
-            for page in self._s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                out += [o["Key"][len(prefix):] for o in page.get("Contents", [])]
-            return sorted(out)
+
+            def listing():
+                keys = []
+                for page in self._s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                    keys += [o["Key"][len(prefix):] for o in page.get("Contents", [])]
+                return keys
+            return sorted(_retrying(f"listing {uri}", self.endpoint_url, listing))
         root = Path(uri)
         if not root.is_dir():
             return []
@@ -128,7 +173,7 @@ class Storage:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
         os.close(fd)
         bucket, key = _split_s3(uri)
-        self._s3().download_file(bucket, key, tmp)
+        _retrying(f"downloading {uri}", self.endpoint_url, lambda: self._s3().download_file(bucket, key, tmp))
         os.replace(tmp, dest)
         return dest
 
@@ -136,6 +181,7 @@ class Storage:
         if is_s3(uri):
             bucket, prefix = _split_s3(join(uri, ""))
             for name in self.list_files(uri):
-                self._s3().delete_object(Bucket=bucket, Key=prefix + name)
+                _retrying(f"deleting {uri}/{name}", self.endpoint_url,
+                          lambda name=name: self._s3().delete_object(Bucket=bucket, Key=prefix + name))
             return
         shutil.rmtree(uri, ignore_errors=True)

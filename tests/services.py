@@ -24,6 +24,8 @@ class SeaweedS3:
         self.root = root
         self.proc = None
         self.port = free_port()
+        # fixed for the server's lifetime, so a stop() and start() comes back at the same address with the same data
+        self.ports = {k: free_port() for k in ("master.port", "volume.port", "filer.port")}
 
     @property
     def endpoint(self) -> str:
@@ -38,11 +40,11 @@ class SeaweedS3:
         cfg = self.root / "s3.json"
         cfg.write_text(json.dumps({"identities": [{"name": "test", "credentials": [
             {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}], "actions": ["Admin", "Read", "Write", "List"]}]}))
-        ports = {k: free_port() for k in ("master.port", "volume.port", "filer.port")}
+        ports = self.ports
         cmd = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
                "-admin.ui=false", "-webdav=false", f"-s3.port={self.port}", f"-s3.config={cfg}",
                *[f"-{k}={v}" for k, v in ports.items()]]
-        self.log = open(self.root / "weed.log", "wb")
+        self.log = open(self.root / "weed.log", "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:

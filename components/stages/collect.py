@@ -24,7 +24,7 @@ from ..corpus_io import QUARANTINE_SCHEMA, ShardWriter
 from ..errors import UserError
 from ..readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
 from ..stage import code_hash, merge_counts
-from ..storage import Storage, _client, _split_s3, is_s3, join
+from ..storage import Storage, _client, _retrying, _split_s3, is_s3, join
 
 CODE_DEPS = ["components.corpus_io", "components.readers", "components.html_text"]
 FORMATS = ("jsonl", "json", "txt", "parquet", "html", "warc")
@@ -70,7 +70,9 @@ def file_format(source: Source, path: str) -> str:
 def _fingerprint(path: str) -> str:
     if is_s3(path):
         bucket, key = _split_s3(path)
-        return "etag:" + _client(None).head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+        head = _retrying(f"reading the ETag of {path}", None,
+                         lambda: _client(None).head_object(Bucket=bucket, Key=key))
+        return "etag:" + head["ETag"].strip('"')
     st = Path(path).stat()
     return _file_sha(path, st.st_size, st.st_mtime_ns)
 

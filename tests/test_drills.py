@@ -1,0 +1,36 @@
+"""The failure drills (tests/drills.py) as tests: each must end with nothing lost or a clear failure."""
+import pytest
+
+import drills
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def expected(s3, tmp_path_factory):
+    return drills.baseline(tmp_path_factory.mktemp("drills"))
+
+
+def _check(d: drills.Drill) -> None:
+    print(drills.table([d]))
+    assert d.ok, d
+
+
+def test_s3_outage_in_the_middle_of_a_corpus_stage(s3, expected, tmp_path):
+    _check(drills.s3_outage_mid_stage(tmp_path, s3, expected, outage_s=15))
+
+
+def test_s3_staying_down_fails_clearly_and_a_rerun_completes(s3, expected, tmp_path):
+    _check(drills.s3_stays_down(tmp_path, s3, expected))
+
+
+def test_a_run_killed_mid_stage_reruns_to_the_same_bytes(s3, expected, tmp_path):
+    _check(drills.worker_killed_mid_shard(tmp_path, expected))
+
+
+def test_two_runs_of_the_same_config_at_once_converge(s3, expected, tmp_path):
+    _check(drills.concurrent_runs(tmp_path, expected))
+
+
+def test_disk_full_fails_clearly_and_publishes_nothing(tmp_path):
+    _check(drills.disk_full(tmp_path))
