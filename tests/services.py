@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-ACCESS_KEY, SECRET_KEY = "polyglot-test", "polyglot-test-secret"
+ACCESS_KEY, SECRET_KEY = "polyglot-test", "polyglot-test-secret"  # pragma: allowlist secret (the loopback test server's own)
 
 
 def free_port() -> int:

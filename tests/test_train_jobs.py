@@ -17,13 +17,14 @@ from training.k8s.watch import submit_and_wait
 from training.plan import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
+KEY = "0123456789abcdef0123"  # pragma: allowlist secret (a content address)
 SIZES = ["1.3b", "3.8b", "5.8b", "12.8b"]
 
 
 def _job(size: str, launcher: str) -> tuple:
     cfg = load_config(f"configs/polyglot-ko-{size}.yaml", [f"pretrain.launcher={launcher}"])
     return cfg, jobs.build(cfg.pretrain, "s3://polyglot-ko/artifacts/pretrain-jobs/k/train_args.json",
-                           jobs.job_name("0123456789abcdef0123"), None, "https://mlflow.example.org")
+                           jobs.job_name(KEY), None, "https://mlflow.example.org")
 
 
 def _pod_spec(job: dict) -> tuple[dict, dict]:
