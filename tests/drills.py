@@ -184,3 +184,115 @@ def table(drills: list[Drill]) -> str:
 
 def as_json(drills: list[Drill]) -> str:
     return json.dumps([d.__dict__ for d in drills], indent=2)
+
+
+def _train_args(work: Path, name: str, **over) -> dict:
+    import numpy as np
+
+    from components.indexed_dataset import IndexedDatasetWriter
+    data = work / "train-data" / "train"
+    if not data.with_suffix(".bin").exists():
+        data.parent.mkdir(parents=True, exist_ok=True)
+        rng = np.random.RandomState(0)
+        w = IndexedDatasetWriter(data, np.uint16)
+        for _ in range(300):
+            w.add_document(list(rng.randint(4, 250, size=rng.randint(5, 60))) + [2])
+        w.close()
+    return {"preset": "micro", "nproc": 2, "device": "cpu", "steps": 30, "seq_length": 32, "micro_batch_size": 2,
+            "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3, "weight_decay": 0.01, "grad_clip": 1.0,
+            "zero_stage": 1, "precision": "fp32", "seed": 7, "checkpoint_every": 3, "log_every": 1,
+            "vocab_size": 256, "bos_id": 0, "eos_id": 2, "dataset_prefix": str(data),
+            "checkpoint_dir": str(work / name / "ckpt"), "output_dir": str(work / name / "out"),
+            "tokenizer_dir": ""} | over
+
+
+def _weights(args: dict) -> dict:
+    from safetensors.torch import load_file
+    return load_file(str(Path(args["output_dir"]) / "hf" / "model.safetensors"))
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    import torch
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def training_baseline(work: Path) -> dict:
+    from training.launch import torchrun_local
+    args = _train_args(work, "train-baseline")
+    torchrun_local(args, 2, work / "train-baseline", 600, work / "train-baseline.log")
+    return _weights(args)
+
+
+def _kill_tree(pid: int) -> None:
+    import psutil
+    tree = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
+    for p in tree:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(tree, timeout=30)
+
+
+def killed_mid_checkpoint(work: Path, expected_weights: dict) -> Drill:
+    """Training is SIGKILLed (all processes) while a checkpoint is being written; the rerun ignores the partial
+    checkpoint, resumes from the previous complete one, and ends with the uninterrupted run's weights."""
+    from training import checkpoint as ckpt
+    from training.launch import torchrun_command, torchrun_local
+    args = _train_args(work, "train-kill")
+    root = Path(args["checkpoint_dir"])
+    cmd, env = torchrun_command(args, 2, work / "train-kill")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+    def saving() -> bool:   # a checkpoint directory past the first complete one, not yet marked complete
+        done = ckpt.latest(root) or 0
+        return done >= 6 and any(d.name != ckpt.tag(done) and not (d / ckpt.COMPLETE).exists()
+                                 for d in root.glob("step*"))
+    caught = _wait_for(lambda: saving() or proc.poll() is not None, timeout=300, every=0.002) and proc.poll() is None
+    _kill_tree(proc.pid)
+    proc.wait()
+    partial = sorted(d.name for d in root.glob("step*") if not (d / ckpt.COMPLETE).exists())
+    resume_from = ckpt.latest(root)
+    killed = time.time()
+    torchrun_local(args, 2, work / "train-kill", 600, work / "train-kill.log")
+    same = _same_weights(expected_weights, _weights(args))
+    steps = [json.loads(x)["step"] for x in (Path(args["output_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    ok = same and steps == list(range(1, 31))
+    where = f"mid-save of {partial[0]}" if caught and partial else "right after a checkpoint (save not caught)"
+    return Drill("training killed mid-checkpoint", f"killed {where}; resumed from step {resume_from}, same "
+                 "weights" if ok else f"weights equal: {same}, steps {steps[:5]}...", time.time() - killed,
+                 f"0 steps (30 logged once each), {30 - (resume_from or 0)} recomputed", ok)
+
+
+def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: float = 8.0) -> Drill:
+    """The MLflow server restarts while 2-process training streams its metrics: training goes on, and every step's
+    metrics arrive exactly once."""
+    from mlflow import MlflowClient
+
+    from services import MlflowServer
+    from training.launch import torchrun_command
+    server = MlflowServer(work / "mlflow-drill").start()
+    try:
+        client = MlflowClient(server.uri)
+        run_id = client.create_run(client.create_experiment("drill")).info.run_id
+        args = _train_args(work, "train-mlflow", mlflow_tracking_uri=server.uri, mlflow_run_id=run_id)
+        cmd, env = torchrun_command(args, 2, work / "train-mlflow")
+        proc = subprocess.Popen(cmd, env={**env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        metrics = Path(args["output_dir"]) / "metrics.jsonl"
+        _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5)
+        server.stop()
+        time.sleep(down_s)
+        server.start()
+        back = time.time()
+        rc = proc.wait(timeout=600)
+        recovery = time.time() - back
+        history = sorted(m.step for m in client.get_metric_history(run_id, "loss"))
+        ok = rc == 0 and history == list(range(1, 31)) and _same_weights(expected_weights, _weights(args))
+        return Drill(f"MLflow server down {down_s:.0f}s during training",
+                     "training went on; every metric arrived once" if ok else f"rc {rc}, steps {history}",
+                     recovery, f"{30 - len(set(history))} metric steps lost, {len(history) - len(set(history))} "
+                     "duplicated", ok)
+    finally:
+        server.stop()

@@ -24,6 +24,9 @@ def main() -> int:
             results = [drills.s3_outage_mid_stage(work, s3, expected), drills.s3_stays_down(work, s3, expected),
                        drills.worker_killed_mid_shard(work, expected), drills.concurrent_runs(work, expected),
                        drills.disk_full(work)]
+            weights = drills.training_baseline(work)
+            results += [drills.killed_mid_checkpoint(work, weights),
+                        drills.mlflow_restart_during_training(work, weights)]
         finally:
             s3.stop()
     print(drills.table(results))

@@ -34,3 +34,19 @@ def test_two_runs_of_the_same_config_at_once_converge(s3, expected, tmp_path):
 
 def test_disk_full_fails_clearly_and_publishes_nothing(tmp_path):
     _check(drills.disk_full(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    work = tmp_path_factory.mktemp("train-drills")
+    return work, drills.training_baseline(work)
+
+
+def test_training_killed_mid_checkpoint_resumes_from_the_previous_one(trained):
+    work, weights = trained
+    _check(drills.killed_mid_checkpoint(work, weights))
+
+
+def test_mlflow_restart_during_training_loses_and_duplicates_no_metric(trained):
+    work, weights = trained
+    _check(drills.mlflow_restart_during_training(work, weights))
