@@ -296,3 +296,29 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
                      "duplicated", ok)
     finally:
         server.stop()
+
+
+def s3_outage_during_checkpoint_upload(work: Path, s3, expected_weights: dict, outage_s: float = 15.0) -> Drill:
+    """S3 stops while rank 0 mirrors checkpoints to it, then returns: training completes, the mirror's newest
+    checkpoint is complete (COMPLETE written last), and the weights equal an undisturbed run's."""
+    from components.storage import Storage
+    from training.launch import torchrun_command
+    from training.remote import remote_complete_steps
+    uri = "s3://artifacts/drill-ckpt"
+    args = _train_args(work, "train-s3", checkpoint_uri=uri)
+    cmd, env = torchrun_command(args, 2, work / "train-s3")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: any(n.startswith("step") for n in Storage().list_files(uri)) or proc.poll() is not None)
+    s3.stop()
+    time.sleep(outage_s)
+    s3.start()
+    back = time.time()
+    rc = proc.wait(timeout=900)
+    recovery = time.time() - back
+    steps = remote_complete_steps(Storage(), uri) if rc == 0 else []
+    present = {n.split("/", 1)[0] for n in Storage().list_files(uri)}
+    ok = rc == 0 and steps and steps[-1] == 30 and _same_weights(expected_weights, _weights(args)) \
+        and present == {f"step{s:08d}" for s in steps}     # every checkpoint in the mirror is a complete one
+    return Drill(f"S3 down {outage_s:.0f}s during checkpoint uploads", "training completed, mirror complete"
+                 if ok else f"rc {rc}, mirror {steps}", recovery, "0 steps; no partial checkpoint in the mirror"
+                 if ok else "?", bool(ok))

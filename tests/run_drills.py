@@ -25,7 +25,8 @@ def main() -> int:
                        drills.worker_killed_mid_shard(work, expected), drills.concurrent_runs(work, expected),
                        drills.disk_full(work)]
             weights = drills.training_baseline(work)
-            results += [drills.killed_mid_checkpoint(work, weights),
+            results += [drills.s3_outage_during_checkpoint_upload(work, s3, weights),
+                        drills.killed_mid_checkpoint(work, weights),
                         drills.mlflow_restart_during_training(work, weights)]
         finally:
             s3.stop()

@@ -50,3 +50,8 @@ def test_training_killed_mid_checkpoint_resumes_from_the_previous_one(trained):
 def test_mlflow_restart_during_training_loses_and_duplicates_no_metric(trained):
     work, weights = trained
     _check(drills.mlflow_restart_during_training(work, weights))
+
+
+def test_s3_outage_during_checkpoint_uploads(s3, trained):
+    work, weights = trained
+    _check(drills.s3_outage_during_checkpoint_upload(work, s3, weights))
