@@ -7,18 +7,18 @@ machine with the variables Kubeflow Trainer's torch plugin sets (PET_NNODES, PET
 """
 from __future__ import annotations
 
-import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from loopback import JsonHandler, LoopbackServer
 
 _CUSTOM = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
                      r"(?:/(?P<name>[^/]+))?$")
 _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 
 
-class FakeKube:
+class FakeKube(LoopbackServer):
     def __init__(self, controller):
         self.controller = controller          # controller(fake, obj) -> None, called on create
         self.objects: dict[tuple, dict] = {}
@@ -27,17 +27,9 @@ class FakeKube:
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(JsonHandler):
             def _send(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(body, code)
 
             def _status(self, code: int, reason: str, msg: str) -> None:
                 self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
@@ -46,7 +38,7 @@ class FakeKube:
             def do_POST(self):
                 fake.requests.append(("POST", self.path))
                 m = _CUSTOM.match(urlparse(self.path).path)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.body()
                 key = (m["plural"], m["ns"], body["metadata"]["name"])
                 with fake.lock:
                     if key in fake.objects:
@@ -83,21 +75,12 @@ class FakeKube:
                     return self._status(404, "NotFound", f"{m['name']} not found")
                 self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeKube":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     def client(self):
         from kubernetes import client
         cfg = client.Configuration()
-        cfg.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        cfg.host = self.host
         return client.ApiClient(cfg)
 
     def set_status(self, obj: dict, cond_type: str, reason: str = "", message: str = "") -> None:

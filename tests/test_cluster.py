@@ -113,28 +113,34 @@ def test_compile_with_the_local_launcher_trains_inside_the_gpu_task(tmp_path):
 # -------------------------------------------------------------------------------------------- Airflow
 
 
-@pytest.fixture(scope="module")
-def airflow_pods(tmp_path_factory):
-    if not AIRFLOW_PY.exists():
-        pytest.skip("no .venv-airflow (`make test` creates it)")
-    tmp = tmp_path_factory.mktemp("airflow-cluster")
-    kubeconfig = tmp / "kubeconfig"     # nothing connects: rendering only needs a client configuration
+def _render(config: Path, tmp: Path) -> dict:
+    """Every task of the Airflow cluster DAG for `config`, its pod rendered offline (tests/airflow_render_pods.py
+    in .venv-airflow; the kubeconfig is a dummy: nothing connects)."""
+    kubeconfig = tmp / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "x",
         "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:6443"}}],
         "users": [{"name": "x", "user": {"token": "dummy"}}],
         "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x", "namespace": "polyglot-ko"}}]}))
-    config = tmp / "weekly.yaml"
-    data = yaml.safe_load((ROOT / "configs" / "polyglot-ko-1.3b.yaml").read_text())
-    data["cluster"] = {"schedule": "0 3 * * 0"}
-    config.write_text(yaml.safe_dump(data))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(KUBECONFIG=str(kubeconfig), POLYGLOT_KO_CLUSTER_CONFIG=str(config), AIRFLOW_HOME=str(tmp / "home"),
                AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__UNIT_TEST_MODE="True")
     proc = subprocess.run([str(AIRFLOW_PY), str(ROOT / "tests" / "airflow_render_pods.py")], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), tmp
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def airflow_pods(tmp_path_factory):
+    if not AIRFLOW_PY.exists():
+        pytest.skip("no .venv-airflow (`make test` creates it)")
+    tmp = tmp_path_factory.mktemp("airflow-cluster")
+    config = tmp / "weekly.yaml"
+    data = yaml.safe_load((ROOT / "configs" / "polyglot-ko-1.3b.yaml").read_text())
+    data["cluster"] = {"schedule": "0 3 * * 0"}
+    config.write_text(yaml.safe_dump(data))
+    return _render(config, tmp), tmp
 
 
 def test_airflow_cluster_dag_runs_every_stage_in_its_image_and_maps_shards(airflow_pods):
@@ -293,22 +299,6 @@ def test_graph_adapters_take_their_pod_settings_from_one_place():
 # ------------------------------------------------------------------------- the pod commands, run for real
 
 
-def _render(config: Path, tmp: Path) -> dict:
-    kubeconfig = tmp / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "x",
-        "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "users": [{"name": "x", "user": {"token": "dummy"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(KUBECONFIG=str(kubeconfig), POLYGLOT_KO_CLUSTER_CONFIG=str(config), AIRFLOW_HOME=str(tmp / "home"),
-               AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__UNIT_TEST_MODE="True")
-    proc = subprocess.run([str(AIRFLOW_PY), str(ROOT / "tests" / "airflow_render_pods.py")], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])["tasks"]
-
-
 @pytest.mark.slow
 def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
     """Each pod of the Airflow cluster DAG, in dependency order, as a fresh process with an empty workdir, the
@@ -328,7 +318,7 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
         config = tmp_path / "cluster.yaml"
         config.write_text(yaml.safe_dump(data, allow_unicode=True))
         Storage().write_bytes("s3://artifacts/cluster/configs/polyglot_ko_cluster.yaml", config.read_bytes())
-        tasks = _render(config, tmp_path)
+        tasks = _render(config, tmp_path)["tasks"]
         order = ["begin", "collect_shard", "collect", "curate_shard", "curate", "train_tokenizer", "tokenize",
                  "pretrain", "evaluate", "register", "finish"]
         assert set(order) == set(tasks)
