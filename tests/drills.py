@@ -71,6 +71,17 @@ def _wait_for(predicate, timeout: float = 300, every: float = 0.05) -> bool:
     return False
 
 
+def _outage(server, seconds: float, proc, timeout: float = 900) -> tuple[int, float, str]:
+    """Take `server` down for `seconds` while `proc` runs; (its exit code, seconds from the server's return to
+    its end, its output)."""
+    server.stop()
+    time.sleep(seconds)
+    server.start()
+    back = time.time()
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, time.time() - back, out or ""
+
+
 def _lost(expected: dict, got: dict) -> str:
     if got == expected:
         return "0 (same digests)"
@@ -85,12 +96,7 @@ def s3_outage_mid_stage(work: Path, s3, expected: dict, outage_s: float = 15.0) 
                    "--set", f"artifact_root={root}"])
     # curate starts as soon as collect's manifest is published
     _wait_for(lambda: any(n.endswith("manifest.json") for n in Storage().list_files(f"{root}/collect")))
-    s3.stop()
-    time.sleep(outage_s)
-    s3.start()
-    back = time.time()
-    out, _ = proc.communicate(timeout=900)
-    recovery = time.time() - back
+    _, recovery, out = _outage(s3, outage_s, proc)
     got = corpus_digests(root) if proc.returncode == 0 else {}
     ok = proc.returncode == 0 and got == expected
     return Drill(f"S3 down {outage_s:.0f}s during curate", "completed (retried with backoff)" if proc.returncode == 0
@@ -282,12 +288,7 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         metrics = Path(args["output_dir"]) / "metrics.jsonl"
         _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5)
-        server.stop()
-        time.sleep(down_s)
-        server.start()
-        back = time.time()
-        rc = proc.wait(timeout=600)
-        recovery = time.time() - back
+        rc, recovery, _ = _outage(server, down_s, proc, timeout=600)
         history = sorted(m.step for m in client.get_metric_history(run_id, "loss"))
         ok = rc == 0 and history == list(range(1, 31)) and _same_weights(expected_weights, _weights(args))
         return Drill(f"MLflow server down {down_s:.0f}s during training",
@@ -309,12 +310,7 @@ def s3_outage_during_checkpoint_upload(work: Path, s3, expected_weights: dict, o
     cmd, env = torchrun_command(args, 2, work / "train-s3")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(lambda: any(n.startswith("step") for n in Storage().list_files(uri)) or proc.poll() is not None)
-    s3.stop()
-    time.sleep(outage_s)
-    s3.start()
-    back = time.time()
-    rc = proc.wait(timeout=900)
-    recovery = time.time() - back
+    rc, recovery, _ = _outage(s3, outage_s, proc)
     steps = remote_complete_steps(Storage(), uri) if rc == 0 else []
     present = {n.split("/", 1)[0] for n in Storage().list_files(uri)}
     ok = rc == 0 and steps and steps[-1] == 30 and _same_weights(expected_weights, _weights(args)) \

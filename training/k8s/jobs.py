@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from components.cluster import UID   # the images' non-root user: one definition for every pod
+
 TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
 PYTORCHJOB_API = "kubeflow.org/v1"
-UID = 10001         # the images' non-root user (images/*.Dockerfile)
 PART_OF = {"app.kubernetes.io/part-of": "polyglot-ko", "app.kubernetes.io/component": "pretrain"}
 POD_LABELS = {**PART_OF, "polyglot-ko.org/role": "trainer"}   # what infra/ network policies select
 
