@@ -44,10 +44,10 @@ def make_input(path: Path, mb: float) -> int:
 
 
 def ours(src: Path, out: Path) -> dict:
-    from components.cleaning import Cleaner
-    from components.config import CurateConfig
-    from components.corpus_io import ShardWriter
-    from components.readers import read_jsonl
+    from components.corpus.cleaning import Cleaner
+    from components.contract.config import CurateConfig
+    from components.corpus.records import ShardWriter
+    from components.corpus.readers import read_jsonl
 
     clean = Cleaner(CurateConfig())
     writer = ShardWriter(out, "clean", 100_000)
@@ -88,8 +88,8 @@ def datatrove(src: Path, out: Path) -> dict:
 
 
 def minhash_ours(src: Path, limit: int) -> int:
-    from components.dedup import MinHasher
-    from components.readers import read_jsonl
+    from components.corpus.dedup import MinHasher
+    from components.corpus.readers import read_jsonl
 
     m = MinHasher(128, 5, 0.8)
     n = 0
@@ -127,10 +127,10 @@ def peak_memory_mb(jsonl: Path, workdir: Path) -> float:
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
-from components import graph
-from components.config import config_from_dict
-from components.runner import make_context
-from components.stage import StageRun
+from components.contract import graph
+from components.contract.config import config_from_dict
+from components.contract.runner import make_context
+from components.contract.execution import StageRun
 cfg = config_from_dict({{"collect": {{"world_size": 1, "sources": [{{"name": "b", "uri": {str(jsonl)!r}}}]}},
                         "curate": {{"world_size": 1}}}})
 ctx = make_context(cfg, Path({str(workdir)!r}), None)

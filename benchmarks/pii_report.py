@@ -5,7 +5,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components.pii_eval import evaluate  # noqa: E402
+from components.corpus.pii_eval import evaluate  # noqa: E402
 
 report, errors = evaluate(ROOT / "tests" / "data" / "pii_labelled.jsonl")
 print("PII  type   gold  predicted  recall  precision")

@@ -32,11 +32,11 @@ def bench_tokenize(workdir: Path) -> None:
     import numpy as np
     from tokenizers import Tokenizer
 
-    from components import graph
-    from components.config import load_config
-    from components.corpus_io import read_records
-    from components.runner import make_context
-    from components.stage import StageRun
+    from components.contract import graph
+    from components.contract.config import load_config
+    from components.corpus.records import read_records
+    from components.contract.runner import make_context
+    from components.contract.execution import StageRun
 
     cfg = load_config(ROOT / "configs" / "demo.yaml", ["train_tokenizer.morphemes=none"])
     ctx = make_context(cfg, workdir, None)
@@ -63,7 +63,7 @@ def bench_tokenize(workdir: Path) -> None:
           f"plain encode_batch {t_peer:.2f}s | ours at {t_peer / t_ours:.2f} of the raw speed")
 
     # (b) what the morpheme-aware recipe costs: MBBPE (kiwi segmentation + BPE) against plain byte-level BPE
-    from components.tokenizer_build import segment_morphemes, train_bpe
+    from components.tokenizer.mbbpe import segment_morphemes, train_bpe
 
     texts = [r["text"] for r in read_records(files, columns=["text"])]
     t_plain = _best(lambda: train_bpe(iter(texts), 30000, 2), repeat=1)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 def _dataset(path: Path, tokens: int, vocab: int) -> Path:
     import numpy as np
 
-    from components.indexed_dataset import IndexedDatasetWriter
+    from components.tokenizer.indexed_dataset import IndexedDatasetWriter
     rng = np.random.RandomState(0)
     w = IndexedDatasetWriter(path / "train", np.uint16)
     left = tokens

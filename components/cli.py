@@ -14,7 +14,7 @@ def _deref(value: str) -> str:
     --output-file): how pod tasks hand each other results without XCom."""
     if not value or not value.startswith("@"):
         return value
-    from .storage import Storage
+    from .contract.storage import Storage
     try:
         return Storage().read_bytes(value[1:]).decode("utf-8").strip()
     except Exception as e:
@@ -32,10 +32,10 @@ def _parse_inputs(items: list[str]) -> dict[str, str]:
 
 
 def cmd_run(a) -> int:
-    from .report import print_summary
+    from .contract.summary import print_summary
 
     if a.engine == "local":
-        from .runner import run_pipeline
+        from .contract.runner import run_pipeline
         summary = run_pipeline(a.config, Path(a.workdir), a.set, a.start, a.until, a.force, log=_log)
     else:
         if a.start or a.until or a.force:
@@ -49,7 +49,7 @@ def cmd_run(a) -> int:
             from dags.airflow_local import dag_test
             log = dag_test(a.config, Path(a.workdir))
             _log(f"airflow dags test succeeded; log: {log}")
-            from .runner import latest_summary
+            from .contract.runner import latest_summary
             summary = latest_summary(Path(a.workdir))
     print_summary(summary)
     return 0
@@ -58,7 +58,7 @@ def cmd_run(a) -> int:
 def cmd_compile(a) -> int:
     from dags.kfp_pipeline import compile_cluster
 
-    from .config import dump_config, load_config
+    from .contract.config import dump_config, load_config
 
     out = Path(a.out)
     cfg = load_config(a.config, a.set)
@@ -73,7 +73,7 @@ def cmd_submit(a) -> int:
     """Upload the config to object storage, compile, and start a run on a KFP server."""
     from dags.kfp_pipeline import submit
 
-    from .config import config_to_dict, load_config
+    from .contract.config import config_to_dict, load_config
 
     cfg = load_config(a.config, a.set)
     text = Path(a.config).read_text(encoding="utf-8")
@@ -87,8 +87,8 @@ def cmd_submit(a) -> int:
 
 
 def cmd_begin(a) -> int:
-    from .config import load_config
-    from .runner import begin
+    from .contract.config import load_config
+    from .contract.runner import begin
 
     run_id = begin(load_config(a.config, a.set), Path(a.workdir).resolve(), a.config)
     _output(a, run_id)
@@ -99,21 +99,21 @@ def cmd_begin(a) -> int:
 def _output(a, value: str) -> None:
     """--output-file: where a container task (KFP) collects a task's result."""
     if getattr(a, "output_file", None):
-        from .storage import Storage
+        from .contract.storage import Storage
         Storage().write_bytes(a.output_file, value.encode("utf-8"))
 
 
 def cmd_stage(a) -> int:
-    from .runner import run_one
+    from .contract.runner import run_one
 
     workdir = Path(a.workdir).resolve()
     a.parent_run_id = _deref(a.parent_run_id)
     if a.config and not a.parent_run_id:
-        from .config import load_config
-        from .runner import begin
+        from .contract.config import load_config
+        from .contract.runner import begin
         a.parent_run_id = begin(load_config(a.config, a.set), workdir, a.config)
     if a.shard is not None:
-        from .runner import run_shard
+        from .contract.runner import run_shard
         uri = run_shard(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), a.shard)
         _output(a, uri)
         print(uri)
@@ -126,8 +126,8 @@ def cmd_stage(a) -> int:
 
 
 def cmd_finish(a) -> int:
-    from .report import print_summary
-    from .runner import finish
+    from .contract.summary import print_summary
+    from .contract.runner import finish
 
     summary = finish(Path(a.workdir).resolve(), _deref(a.parent_run_id), _parse_inputs(a.input))
     _output(a, json.dumps(summary, ensure_ascii=False))
@@ -136,8 +136,8 @@ def cmd_finish(a) -> int:
 
 
 def cmd_clean(a) -> int:
-    from .clean_file import clean_file
-    from .config import CurateConfig, load_config
+    from .corpus.clean_jsonl import clean_file
+    from .contract.config import CurateConfig, load_config
 
     cfg = load_config(a.config).curate if a.config else CurateConfig()
     stats = clean_file(Path(a.input), Path(a.output), cfg)
@@ -146,8 +146,8 @@ def cmd_clean(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from .artifacts import require_manifest, verify
-    from .storage import Storage
+    from .contract.manifest import require_manifest, verify
+    from .contract.storage import Storage
 
     storage, bad = Storage(), 0
     for uri in a.uris:
@@ -167,7 +167,7 @@ def cmd_presets(a) -> int:
 def _registry_client(workdir: str):
     from mlflow import MlflowClient
 
-    from .lineage import _set_process_uri, tracking_uri_for
+    from .contract.lineage import _set_process_uri, tracking_uri_for
     uri = tracking_uri_for(Path(workdir).resolve())
     _set_process_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
@@ -176,8 +176,8 @@ def _registry_client(workdir: str):
 def cmd_evaluate(a) -> int:
     import tempfile
 
-    from .config import EvaluateConfig, load_config
-    from .evaluation import evaluate_model, resolve_model
+    from .contract.config import EvaluateConfig, load_config
+    from .evaluation.harness import evaluate_model, resolve_model
 
     cfg = load_config(a.config, a.set).evaluate if a.config else EvaluateConfig()
     if a.set and not a.config:
@@ -189,8 +189,8 @@ def cmd_evaluate(a) -> int:
         model_dir = resolve_model(a.model, Path(tmp) / "model")
         validation = None
         if a.dataset:
-            from .artifacts import require_manifest
-            from .storage import Storage
+            from .contract.manifest import require_manifest
+            from .contract.storage import Storage
             storage = Storage()
             m = require_manifest(storage, a.dataset)
             for ext in (".bin", ".idx"):
@@ -214,7 +214,7 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_promote(a) -> int:
-    from .registry import promote
+    from .registry.promotion import promote
 
     client, uri = _registry_client(a.workdir)
     reason = promote(client, a.name, a.version, a.reason)
@@ -223,7 +223,7 @@ def cmd_promote(a) -> int:
 
 
 def cmd_rollback(a) -> int:
-    from .registry import rollback
+    from .registry.promotion import rollback
 
     client, uri = _registry_client(a.workdir)
     old, new = rollback(client, a.name, a.reason)
@@ -235,7 +235,7 @@ def cmd_train_job(a) -> int:
     from training.k8s.jobs import render
     from training.plan import resolve
 
-    from .config import load_config
+    from .contract.config import load_config
 
     cfg = load_config(a.config, a.set)
     job, path = render(cfg, Path(a.out), a.kind)

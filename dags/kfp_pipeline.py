@@ -1,4 +1,4 @@
-"""The stage graph as a Kubeflow Pipelines v2 pipeline, built from components.graph (wiring written once).
+"""The stage graph as a Kubeflow Pipelines v2 pipeline, built from components.contract.graph (wiring written once).
 
 Tasks pass only strings: the MLflow parent run id from `begin`, then each stage's output manifest URI. Caching is
 left to the stages' own content addressing, so KFP's cache is off.
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from kfp import compiler, dsl
 
-from components import cluster, graph
+from components.cluster import placement as cluster
+from components.contract import graph
 
 IMAGE = os.environ.get("POLYGLOT_KO_IMAGE", "polyglot-ko-cpu:0.1.0")
 
@@ -21,8 +22,8 @@ def begin_op(config: str, workdir: str, overrides: str) -> str:
     import json
     from pathlib import Path
 
-    from components.config import load_config
-    from components.runner import begin
+    from components.contract.config import load_config
+    from components.contract.runner import begin
 
     return begin(load_config(config, json.loads(overrides)), Path(workdir).resolve(), config)
 
@@ -32,7 +33,7 @@ def stage_op(stage: str, workdir: str, parent_run_id: str, raw: str = "", corpus
              dataset: str = "", model: str = "", report: str = "") -> str:
     from pathlib import Path
 
-    from components.runner import run_one
+    from components.contract.runner import run_one
 
     inputs = {k: v for k, v in dict(raw=raw, corpus=corpus, tokenizer=tokenizer, dataset=dataset, model=model,
                                     report=report).items() if v}
@@ -45,7 +46,7 @@ def finish_op(workdir: str, parent_run_id: str, last_stage: str, last_uri: str) 
     import json
     from pathlib import Path
 
-    from components.runner import finish
+    from components.contract.runner import finish
 
     return json.dumps(finish(Path(workdir).resolve(), parent_run_id, {last_stage: last_uri}), ensure_ascii=False)
 
@@ -196,7 +197,7 @@ def submit(cfg, config_text: str, host: str, out: Path, namespace: str | None, r
     import kfp
 
     from components.errors import UserError
-    from components.storage import Storage, is_s3, join
+    from components.contract.storage import Storage, is_s3, join
 
     if not is_s3(cfg.artifact_root or ""):
         raise UserError("submit: cluster runs need artifact_root on s3:// (every pod reads and writes there)")

@@ -1,6 +1,6 @@
 """The stage graph as an Airflow 3 DAG in cluster mode: every stage a pod running `polyglot-ko ...` in its image.
 
-Built from components.graph (the wiring) and components.cluster (images, resources, GPU scheduling, secrets),
+Built from components.contract.graph (the wiring) and components.cluster.placement (images, resources, GPU scheduling, secrets),
 the same descriptions the KFP pipeline uses. Corpus stages map one pod per shard (dynamic task mapping), then
 reduce; the pretrain pod submits and watches the TrainJob. Tasks hand each other manifest URIs through small
 files in object storage (`--output-file` / `@URI`), not XCom. The schedule comes from the config
@@ -19,8 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from components import cluster, graph  # noqa: E402  (standard library + the config dataclasses)
-from components.config import load_config  # noqa: E402
+from components.cluster import placement as cluster
+from components.contract import graph  # noqa: E402  (standard library + the config dataclasses)
+from components.contract.config import load_config  # noqa: E402
 
 DAG_ID = "polyglot_ko_cluster"
 # Airflow's run id, made safe for an object key: one folder of handoff files per DAG run.

@@ -1,4 +1,4 @@
-"""The stage graph as an Airflow 3 DAG, built from components.graph (wiring written once).
+"""The stage graph as an Airflow 3 DAG, built from components.contract.graph (wiring written once).
 
 Local mode: each task runs `polyglot-ko stage ...` from the project's own environment (Airflow lives in its own,
 which never imports the heavy stack); stages hand each other manifest URIs through XCom (the CLI's last line).
@@ -18,7 +18,7 @@ from airflow.sdk import DAG, Param
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from components import graph  # noqa: E402  (standard library only)
+from components.contract import graph  # noqa: E402  (standard library only)
 
 BIN = os.environ.get("POLYGLOT_KO_BIN", str(ROOT / ".venv" / "bin" / "polyglot-ko"))
 

@@ -40,7 +40,7 @@ def tiny_pipeline(tmp_path_factory):
 
 
 def manifests(workdir: Path) -> dict:
-    from components.artifacts import Manifest
+    from components.contract.manifest import Manifest
     out = {}
     for p in sorted((workdir / "artifacts").glob("*/*/manifest.json")):
         m = Manifest.from_json(p.read_text())
@@ -59,7 +59,7 @@ def s3(tmp_path_factory):
            "AWS_ENDPOINT_URL": server.endpoint}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    from components.storage import _client
+    from components.contract.storage import _client
     _client.cache_clear()
     yield server
     for k, v in old.items():

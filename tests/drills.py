@@ -42,8 +42,8 @@ def _start(args: list[str], env: dict | None = None) -> subprocess.Popen:
 
 def corpus_digests(root: str) -> dict[str, str]:
     """Digest and record count of every complete corpus artifact under an artifact root."""
-    from components.artifacts import read_manifest
-    from components.storage import Storage
+    from components.contract.manifest import read_manifest
+    from components.contract.storage import Storage
     storage, out = Storage(), {}
     for stage in CORPUS:
         names = [n for n in storage.list_files(f"{root}/{stage}") if n.endswith("/manifest.json")
@@ -90,7 +90,7 @@ def _lost(expected: dict, got: dict) -> str:
 
 def s3_outage_mid_stage(work: Path, s3, expected: dict, outage_s: float = 15.0) -> Drill:
     """The S3 server stops for outage_s seconds while curate runs, then comes back."""
-    from components.storage import Storage
+    from components.contract.storage import Storage
     root = "s3://artifacts/drill-outage"
     proc = _start(["run", "configs/tiny.yaml", "--workdir", str(work / "outage"), "--until", "curate",
                    "--set", f"artifact_root={root}"])
@@ -124,7 +124,7 @@ def s3_stays_down(work: Path, s3, expected: dict) -> Drill:
 
 def worker_killed_mid_shard(work: Path, expected: dict) -> Drill:
     """The whole run (its shard workers included) is SIGKILLed while curate's shards run; a rerun finishes."""
-    from components.storage import Storage
+    from components.contract.storage import Storage
     root = "s3://artifacts/drill-kill"
     proc = _start(["run", "configs/tiny.yaml", "--workdir", str(work / "kill"), "--until", "curate",
                    "--set", f"artifact_root={root}"])
@@ -195,7 +195,7 @@ def as_json(drills: list[Drill]) -> str:
 def _train_args(work: Path, name: str, **over) -> dict:
     import numpy as np
 
-    from components.indexed_dataset import IndexedDatasetWriter
+    from components.tokenizer.indexed_dataset import IndexedDatasetWriter
     data = work / "train-data" / "train"
     if not data.with_suffix(".bin").exists():
         data.parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +302,7 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
 def s3_outage_during_checkpoint_upload(work: Path, s3, expected_weights: dict, outage_s: float = 15.0) -> Drill:
     """S3 stops while rank 0 mirrors checkpoints to it, then returns: training completes, the mirror's newest
     checkpoint is complete (COMPLETE written last), and the weights equal an undisturbed run's."""
-    from components.storage import Storage
+    from components.contract.storage import Storage
     from training.launch import torchrun_command
     from training.remote import remote_complete_steps
     uri = "s3://artifacts/drill-ckpt"

@@ -1,9 +1,9 @@
 import json
 from pathlib import Path
 
-from components.artifacts import (MANIFEST, Manifest, content_digest, publish_dir, read_manifest, verify,
+from components.contract.manifest import (MANIFEST, Manifest, content_digest, publish_dir, read_manifest, verify,
                                   write_manifest)
-from components.storage import Storage
+from components.contract.storage import Storage
 
 
 def _publish(tmp_path: Path, content: bytes = b"hello") -> Manifest:

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from components.cleaning import Cleaner, collapse_repeats, strip_html
-from components.pii import mask_pii
+from components.corpus.cleaning import Cleaner, collapse_repeats, strip_html
+from components.corpus.pii import mask_pii
 from components.cli import main
-from components.config import CurateConfig
+from components.contract.config import CurateConfig
 
 
 @pytest.mark.parametrize("text", [

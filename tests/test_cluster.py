@@ -306,7 +306,7 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
     in object storage and the config frozen in MLflow alone."""
     if not AIRFLOW_PY.exists():
         pytest.skip("no .venv-airflow (`make test` creates it)")
-    from components.storage import Storage
+    from components.contract.storage import Storage
     from services import MlflowServer
 
     server = MlflowServer(tmp_path / "mlflow").start()
@@ -341,13 +341,13 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
     handoff = "s3://artifacts/cluster/runs/airflow/manual__2026-11-26"
     uris = {s: Storage().read_bytes(f"{handoff}/{s}.uri").decode() for s in ("collect", "curate", "tokenize")}
     assert all(u.startswith("s3://artifacts/cluster/") for u in uris.values())
-    from components.artifacts import read_manifest
+    from components.contract.manifest import read_manifest
     assert read_manifest(Storage(), uris["tokenize"]).stats["tokens"] > 0
 
 
 @pytest.mark.slow
 def test_submit_uploads_the_config_and_starts_a_run_with_the_compiled_pipeline(tmp_path, s3, capsys):
-    from components.config import load_config
+    from components.contract.config import load_config
     from kfp_api import FakeKfp
 
     data = yaml.safe_load((ROOT / "configs" / "polyglot-ko-1.3b.yaml").read_text())

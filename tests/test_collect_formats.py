@@ -7,10 +7,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components import graph
-from components.config import config_from_dict
-from components.runner import make_context
-from components.stage import StageRun, check_accounting
+from components.contract import graph
+from components.contract.config import config_from_dict
+from components.contract.runner import make_context
+from components.contract.execution import StageRun, check_accounting
 
 KO = "한국어 문장입니다. 인코딩이 제대로 읽혀야 합니다."
 

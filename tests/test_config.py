@@ -1,7 +1,7 @@
 import pytest
 
 from components.cli import main
-from components.config import load_config
+from components.contract.config import load_config
 from components.errors import UserError
 
 
@@ -36,6 +36,6 @@ def test_cli_reports_user_errors_in_one_line(capsys, tmp_path):
 
 
 def test_unknown_stage_in_from_is_rejected(tmp_path):
-    from components import graph
+    from components.contract import graph
     with pytest.raises(KeyError, match="unknown stage"):
         graph.select("nope")

@@ -6,13 +6,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from components import graph
-from components.artifacts import verify
-from components.config import config_from_dict
-from components.runner import make_context
-from components.stage import StageRun, check_accounting
+from components.contract import graph
+from components.contract.manifest import verify
+from components.contract.config import config_from_dict
+from components.contract.runner import make_context
+from components.contract.execution import StageRun, check_accounting
 from components.errors import StageFailed
-from components.storage import Storage
+from components.contract.storage import Storage
 from conftest import write_jsonl
 
 
@@ -179,7 +179,7 @@ def test_shards_can_run_as_separate_tasks_then_reduce(tmp_path, capsys):
     assert main(["stage", "collect", "--workdir", wd, "--parent-run-id", run_id]) == 0
     uri = capsys.readouterr().out.strip().splitlines()[-1]
     whole, _ = _run(cfg, tmp_path / "fresh", "collect")
-    from components.artifacts import require_manifest
+    from components.contract.manifest import require_manifest
     assert require_manifest(Storage(), uri).digest == whole.digest
     assert main(["stage", "curate", "--workdir", wd, "--parent-run-id", run_id, "--shard", "5",
                  "--input", f"raw={uri}"]) == 2

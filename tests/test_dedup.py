@@ -4,11 +4,11 @@ import random
 
 import pyarrow.parquet as pq
 
-from components import graph
-from components.config import config_from_dict
-from components.dedup import MinHasher, first_occurrence, near_duplicate_roots
-from components.runner import make_context
-from components.stage import StageRun, check_accounting
+from components.contract import graph
+from components.contract.config import config_from_dict
+from components.corpus.dedup import MinHasher, first_occurrence, near_duplicate_roots
+from components.contract.runner import make_context
+from components.contract.execution import StageRun, check_accounting
 
 
 def _mutate(text: str, rng: random.Random, rate: float) -> str:

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from components.cli import main
-from components.config import EvaluateConfig
-from components.kobest import TASKS, load_split, write_jsonl, write_tasks
+from components.contract.config import EvaluateConfig
+from components.evaluation.kobest import TASKS, load_split, write_jsonl, write_tasks
 
 KOBEST = Path("data/kobest/v1.0")
 DIRS = {"boolq": ("BoolQ", "Answer"), "copa": ("COPA", "Answer"), "hellaswag": ("HellaSwag", "label"),
@@ -169,7 +169,7 @@ def test_pipeline_report_model_card_and_linked_metrics(tiny_pipeline):
     ids = tok("오늘 영화는", return_tensors="pt").input_ids
     out = model.generate(ids, max_new_tokens=5, do_sample=False)
     assert out.shape[1] == ids.shape[1] + 5 and tok.decode(out[0, ids.shape[1]:]).strip()
-    from components.lineage import _set_process_uri
+    from components.contract.lineage import _set_process_uri
     _set_process_uri(uri)
     pipe = mlflow.transformers.load_model("models:/polyglot-ko-tiny@champion")
     text = pipe("오늘 영화는", max_new_tokens=5, do_sample=False)[0]["generated_text"]

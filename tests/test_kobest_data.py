@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from components.kobest import load_split, write_tasks
+from components.evaluation.kobest import load_split, write_tasks
 
 KOBEST = Path("data/kobest/v1.0")
 ROWS = {"boolq": (3665, 700, 1404), "copa": (3076, 500, 1000), "hellaswag": (2029, 500, 500),

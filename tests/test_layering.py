@@ -26,7 +26,7 @@ def test_components_never_import_kfp_or_airflow():
 
 def test_graph_module_imports_without_third_party_packages():
     # -S -I: no site-packages at all, as in an environment that has only Airflow's own dependencies
-    code = "import sys; sys.path.insert(0, %r); import components.graph as g; print(len(g.STAGES))" % str(ROOT)
+    code = "import sys; sys.path.insert(0, %r); import components.contract.graph as g; print(len(g.STAGES))" % str(ROOT)
     out = subprocess.run([sys.executable, "-S", "-I", "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "7"

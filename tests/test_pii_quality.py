@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from components.pii_eval import TYPES, evaluate
+from components.corpus.pii_eval import TYPES, evaluate
 
 SET = Path("tests/data/pii_labelled.jsonl")
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from components.artifacts import verify
+from components.contract.manifest import verify
 from components.cli import main
-from components.storage import Storage
+from components.contract.storage import Storage
 from conftest import manifests
 
 pytestmark = pytest.mark.slow

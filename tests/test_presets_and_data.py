@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from components.cli import main
-from components.config import PretrainConfig, load_config
+from components.contract.config import PretrainConfig, load_config
 from components.errors import UserError
-from components.indexed_dataset import IndexedDatasetWriter
+from components.tokenizer.indexed_dataset import IndexedDatasetWriter
 from training.data import BlendedIndex, SampleIndex
 from training.plan import resolve
 from training.presets import PRESETS, hf_config

@@ -2,9 +2,9 @@
 import pytest
 from mlflow import MlflowClient
 
-from components import registry
+from components.registry import promotion as registry
 from components.cli import main
-from components.registry import Scores, decide
+from components.registry.promotion import Scores, decide
 
 TASKS = {"boolq": 0.5, "copa": 0.6, "hellaswag": 0.4, "sentineg": 0.7, "wic": 0.35}
 

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from components import graph
-from components.artifacts import verify
-from components.config import config_from_dict
-from components.runner import make_context
-from components.stage import StageRun
-from components.storage import Storage
+from components.contract import graph
+from components.contract.manifest import verify
+from components.contract.config import config_from_dict
+from components.contract.runner import make_context
+from components.contract.execution import StageRun
+from components.contract.storage import Storage
 
 pytestmark = pytest.mark.slow
 

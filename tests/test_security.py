@@ -61,7 +61,7 @@ def test_planted_pii_and_credentials_appear_nowhere_the_pipeline_writes(tmp_path
     from services import SECRET_KEY
     from tokenizers import Tokenizer
 
-    from components.indexed_dataset import IndexedDataset
+    from components.tokenizer.indexed_dataset import IndexedDataset
 
     rows = [{"id": f"n{i}", "text": line} for i, line in enumerate(
         (ROOT / "tests" / "data" / "nsmc_small.jsonl").read_text().splitlines())]
@@ -86,7 +86,7 @@ def test_planted_pii_and_credentials_appear_nowhere_the_pipeline_writes(tmp_path
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # everything the run wrote: artifacts (S3 mirrored into the stage caches), MLflow store and artifacts, logs
-    from components.storage import Storage
+    from components.contract.storage import Storage
     storage = Storage()
     mirror = tmp_path / "artifacts"
     for name in storage.list_files("s3://artifacts/security"):

@@ -2,9 +2,9 @@
 installed, else SQLite) and an S3-compatible server, both on loopback; its results equal a local run's."""
 import pytest
 
-from components.artifacts import read_manifest
-from components.runner import run_pipeline
-from components.storage import Storage
+from components.contract.manifest import read_manifest
+from components.contract.runner import run_pipeline
+from components.contract.storage import Storage
 from conftest import manifests
 from services import MlflowServer, PostgresServer
 

@@ -2,8 +2,8 @@ import struct
 
 import numpy as np
 
-from components.indexed_dataset import MAGIC, IndexedDataset, IndexedDatasetWriter
-from components.tokenizer_build import MORPHEME_MARK, PII, SPECIAL, segment_morphemes, train_bpe
+from components.tokenizer.indexed_dataset import MAGIC, IndexedDataset, IndexedDatasetWriter
+from components.tokenizer.mbbpe import MORPHEME_MARK, PII, SPECIAL, segment_morphemes, train_bpe
 
 TEXTS = ["오늘 영화는 정말 재미있었다", "배우들의 연기가 훌륭했습니다", "파이썬에서 리스트는 가변 시퀀스입니다"] * 50
 

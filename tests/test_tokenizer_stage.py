@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import graph
-from components.config import config_from_dict
-from components.runner import make_context
-from components.stage import StageRun
+from components.contract import graph
+from components.contract.config import config_from_dict
+from components.contract.runner import make_context
+from components.contract.execution import StageRun
 
 PUBLISHED = Path("data/reference/polyglot-ko-tokenizer")
 
@@ -73,7 +73,7 @@ def test_tokenize_round_trips_the_whole_validation_split(trained):
 def test_megatron_core_reads_our_indexed_dataset_unchanged(trained):
     from megatron.core.datasets.indexed_dataset import IndexedDataset as MegatronIndexedDataset
 
-    from components.indexed_dataset import IndexedDataset
+    from components.tokenizer.indexed_dataset import IndexedDataset
 
     _, ds = trained
     for split in ("train", "validation"):

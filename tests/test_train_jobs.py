@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from components.cli import main
-from components.config import load_config
+from components.contract.config import load_config
 from kube_api import FakeKube, pod
 from training.k8s import jobs
 from training.k8s.validate import validate
@@ -194,7 +194,7 @@ def _run_like_the_trainer_runtime(secrets: dict, workdir):
     import os
     import subprocess
 
-    from components.storage import _client
+    from components.contract.storage import _client
     from services import free_port
 
     def controller(fake, obj):
@@ -231,9 +231,9 @@ def test_pretrain_stage_submits_a_trainjob_waits_and_publishes_its_export(tmp_pa
     """The pipeline's pretrain task on Kubernetes: train_args.json to object storage, the TrainJob submitted
     through the kubeconfig, its pods read the dataset from S3, mirror checkpoints there and upload the export,
     which the task publishes as the TrainedModel. A retried task attaches to the finished job."""
-    from components.artifacts import read_manifest
-    from components.runner import run_pipeline
-    from components.storage import Storage
+    from components.contract.manifest import read_manifest
+    from components.contract.runner import run_pipeline
+    from components.contract.storage import Storage
     from services import ACCESS_KEY, SECRET_KEY
     from training.remote import remote_complete_steps
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from components.indexed_dataset import IndexedDatasetWriter
+from components.tokenizer.indexed_dataset import IndexedDatasetWriter
 from training import checkpoint as ckpt
 from training.launch import torchrun_command, torchrun_local
 
@@ -103,7 +103,7 @@ def test_two_process_training_is_deterministic_and_resumes_exactly_after_kill9(t
 def test_zero2_bf16_sigterm_checkpoint_mirrored_to_s3_resumes_on_a_fresh_volume(tmp_path, s3):
     """Preemption on Kubernetes: SIGTERM -> every rank checkpoints the same step -> the mirror in object storage
     gets it, COMPLETE last -> a new pod with an empty volume downloads it and finishes exactly as if never stopped."""
-    from components.storage import Storage
+    from components.contract.storage import Storage
     from training.remote import remote_complete_steps
 
     data = _dataset(tmp_path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.indexed_dataset import IndexedDataset
+from components.tokenizer.indexed_dataset import IndexedDataset
 
 
 class SampleIndex:
@@ -87,8 +87,8 @@ def dataset_prefix(entry: dict, cache_dir: Path, split: str = "train") -> Path:
     artifact}, whose files are fetched into cache_dir when they live in object storage."""
     if "prefix" in entry:
         return Path(entry["prefix"])
-    from components.artifacts import require_manifest
-    from components.storage import Storage, is_s3
+    from components.contract.manifest import require_manifest
+    from components.contract.storage import Storage, is_s3
 
     storage = Storage(entry.get("endpoint_url"))
     manifest = require_manifest(storage, entry["uri"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from components.storage import Storage, join
+from components.contract.storage import Storage, join
 
 from . import checkpoint as ckpt
 

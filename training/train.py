@@ -40,7 +40,7 @@ def ds_config(a: dict, world: int) -> dict:
 
 
 def load_args(where: str) -> dict:
-    from components.storage import Storage, is_s3
+    from components.contract.storage import Storage, is_s3
     text = Storage().read_bytes(where).decode() if is_s3(where) else Path(where).read_text()
     return json.loads(text)
 
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     ckpt_root = Path(a["checkpoint_dir"])
     mirror = None
     if a.get("checkpoint_uri"):
-        from components.storage import Storage
+        from components.contract.storage import Storage
 
         from .remote import Mirror, download_latest
         storage = Storage(a.get("s3_endpoint_url"))
@@ -227,7 +227,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
 
 def _upload_outputs(out_dir: Path, a: dict) -> None:
     """Cluster runs: the pipeline's pretrain task reads the export from object storage; DONE goes last."""
-    from components.storage import Storage, join
+    from components.contract.storage import Storage, join
     storage = Storage(a.get("s3_endpoint_url"))
     for f in sorted(p for p in out_dir.rglob("*") if p.is_file()):
         storage.put_file(f, join(a["output_uri"], str(f.relative_to(out_dir))))

@@ -18,15 +18,15 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from ..artifacts import STAGE_PREFIX, FileEntry, publish_dir, sha256_file, stable_hash
-from ..config import CollectConfig, Source
-from ..corpus_io import QUARANTINE_SCHEMA, ShardWriter
+from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir, sha256_file, stable_hash
+from ..contract.config import CollectConfig, Source
+from ..corpus.records import QUARANTINE_SCHEMA, ShardWriter
 from ..errors import UserError
-from ..readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
-from ..stage import code_hash, merge_counts
-from ..storage import Storage, _client, _retrying, _split_s3, is_s3, join
+from ..corpus.readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
+from ..contract.execution import code_hash, merge_counts
+from ..contract.storage import Storage, _client, _retrying, _split_s3, is_s3, join
 
-CODE_DEPS = ["components.corpus_io", "components.readers", "components.html_text"]
+CODE_DEPS = ["components.corpus.records", "components.corpus.readers", "components.corpus.html_text"]
 FORMATS = ("jsonl", "json", "txt", "parquet", "html", "warc")
 _EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
         (".html", "html"), (".htm", "html"), (".warc", "warc"))

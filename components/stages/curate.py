@@ -12,15 +12,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..cleaning import Cleaner
-from ..config import CurateConfig
-from ..corpus_io import SCHEMA, ShardWriter, read_records
-from ..datacard import write_data_card
-from ..dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
-from ..stage import merge_counts
+from ..corpus.cleaning import Cleaner
+from ..contract.config import CurateConfig
+from ..corpus.records import SCHEMA, ShardWriter, read_records
+from ..corpus.datacard import write_data_card
+from ..corpus.dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
+from ..contract.execution import merge_counts
 
-CODE_DEPS = ["components.cleaning", "components.pii", "components.quality", "components.corpus_io",
-             "components.dedup", "components.datacard"]
+CODE_DEPS = ["components.corpus.cleaning", "components.corpus.pii", "components.corpus.quality", "components.corpus.records",
+             "components.corpus.dedup", "components.corpus.datacard"]
 DROP_PARTS = True   # parts are intermediate: the reduce step rewrites them without duplicates
 _PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.binary(16)), pa.field("bands", pa.binary())])
 _LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..artifacts import sha256_file
-from ..config import EvaluateConfig
-from ..evaluation import check, evaluate_model
+from ..contract.manifest import sha256_file
+from ..contract.config import EvaluateConfig
+from ..evaluation.harness import check, evaluate_model
 
-CODE_DEPS = ["components.kobest", "components.published", "components.evaluation", "components.eval_report"]
+CODE_DEPS = ["components.evaluation.kobest", "components.evaluation.published", "components.evaluation.harness", "components.evaluation.harness.report"]
 
 
 def params(cfg: EvaluateConfig) -> dict:

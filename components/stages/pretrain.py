@@ -13,9 +13,9 @@ import json
 import shutil
 from pathlib import Path
 
-from ..config import PretrainConfig
+from ..contract.config import PretrainConfig
 from ..errors import StageFailed, UserError
-from ..storage import is_s3, join
+from ..contract.storage import is_s3, join
 
 CODE_DEPS = ["training.train", "training.data", "training.presets", "training.checkpoint", "training.model",
              "training.plan"]
@@ -115,5 +115,5 @@ def _run_kubernetes(cfg: PretrainConfig, args: dict, ctx, key: str) -> Path:
 
 
 def ctx_key(ctx, inputs, cfg) -> str:
-    from ..artifacts import stable_hash
+    from ..contract.manifest import stable_hash
     return stable_hash({"cfg": params(cfg), "inputs": {r: a.manifest.digest for r, a in sorted(inputs.items())}})[:20]

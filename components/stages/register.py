@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 
-from .. import registry
-from ..config import RegisterConfig
-from ..model_card import build as build_card
-from ..stage import git_commit
+from ..registry import promotion as registry
+from ..contract.config import RegisterConfig
+from ..registry.model_card import build as build_card
+from ..contract.execution import git_commit
 
 PIP_REQUIREMENTS = ["torch==2.13.0", "transformers>=5,<6", "tokenizers>=0.23,<0.24", "safetensors"]
 
 
 def upstream(inputs, storage) -> tuple[dict[str, dict], dict]:
     """Every artifact this one descends from, by stage: (uri, digest, MLflow run) and the manifests themselves."""
-    from ..artifacts import read_manifest
+    from ..contract.manifest import read_manifest
 
     found: dict[str, dict] = {}
     manifests: dict = {}

@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..config import TokenizeConfig
-from ..corpus_io import read_records
+from ..contract.config import TokenizeConfig
+from ..corpus.records import read_records
 from ..errors import StageFailed
-from ..indexed_dataset import IndexedDatasetWriter, dtype_for_vocab
+from ..tokenizer.indexed_dataset import IndexedDatasetWriter, dtype_for_vocab
 
-CODE_DEPS = ["components.indexed_dataset"]
+CODE_DEPS = ["components.tokenizer.indexed_dataset"]
 
 
 def _batches(paths, batch_chars: int):

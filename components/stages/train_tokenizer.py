@@ -5,14 +5,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..artifacts import sha256_file
-from ..config import TrainTokenizerConfig
-from ..corpus_io import read_records
+from ..contract.manifest import sha256_file
+from ..contract.config import TrainTokenizerConfig
+from ..corpus.records import read_records
 from ..errors import UserError
-from ..tokenizer_build import EOD, PII, SPECIAL, padded_vocab, save_hf, segment_morphemes, train_bpe
-from ..tokenizer_quality import report as tokenizer_report
+from ..tokenizer.mbbpe import EOD, PII, SPECIAL, padded_vocab, save_hf, segment_morphemes, train_bpe
+from ..tokenizer.quality import report as tokenizer_report
 
-CODE_DEPS = ["components.tokenizer_build", "components.tokenizer_quality"]
+CODE_DEPS = ["components.tokenizer.mbbpe", "components.tokenizer.quality"]
 
 
 def _tokenizer_file(path: str | None, key: str) -> Path | None:

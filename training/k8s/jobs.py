@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from components.cluster import UID   # the images' non-root user: one definition for every pod
+from components.cluster.placement import UID   # the images' non-root user: one definition for every pod
 
 TRAINJOB_API = "trainer.kubeflow.org/v1alpha1"
 PYTORCHJOB_API = "kubeflow.org/v1"
@@ -141,9 +141,9 @@ def render(run_cfg, out_dir, launcher: str | None = None) -> tuple[dict, Path]:
 
     import yaml
 
-    from components.artifacts import stable_hash
+    from components.contract.manifest import stable_hash
     from components.errors import UserError
-    from components.storage import join
+    from components.contract.storage import join
 
     from ..plan import resolve
     from .validate import validate

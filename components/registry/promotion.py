@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .errors import UserError
+from ..errors import UserError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 

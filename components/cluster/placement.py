@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import graph
+from ..contract import graph
 
 # Small pods for stages that only coordinate (pretrain with a Kubernetes launcher submits and watches a TrainJob).
 COORDINATOR = graph.Resources(cpu="1", memory="2Gi", gpus=0, image="cpu")

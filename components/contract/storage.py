@@ -14,7 +14,7 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import StageFailed, UserError
+from ..errors import StageFailed, UserError
 
 # How long an S3 operation keeps retrying while the endpoint is unreachable or failing (5xx, throttling) before the
 # stage fails with a message naming the endpoint. boto3's own retries happen inside each attempt.

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 from .cleaning import Cleaner
-from .config import CurateConfig
-from .errors import UserError
+from ..contract.config import CurateConfig
+from ..errors import UserError
 
 
 def clean_file(src: Path, dst: Path, cfg: CurateConfig) -> dict:

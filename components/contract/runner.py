@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from . import graph
-from .artifacts import Manifest, require_manifest
+from .manifest import Manifest, require_manifest
 from .config import RunConfig, config_to_dict, dump_config, load_config
-from .errors import UserError
+from ..errors import UserError
 from .lineage import Lineage, tracking_uri_for
-from .stage import Context, StageRun, git_commit
+from .execution import Context, StageRun, git_commit
 from .storage import Storage, is_s3
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import UserError
+from ..errors import UserError
 
 
 @dataclass(kw_only=True)

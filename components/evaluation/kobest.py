@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .errors import UserError
+from ..errors import UserError
 
 TASKS = ("boolq", "copa", "hellaswag", "sentineg", "wic")
 _DIRS = {"boolq": "BoolQ", "copa": "COPA", "hellaswag": "HellaSwag", "sentineg": "SentiNeg", "wic": "WiC"}

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import StageFailed, UserError
+from ..errors import StageFailed, UserError
 from .storage import Storage, join
 
 MANIFEST = "manifest.json"

@@ -2,7 +2,7 @@
 upstream artifact, so what it says about data, cleaning, tokenizer, shape and budget is what actually ran."""
 from __future__ import annotations
 
-from .published import markdown_table
+from ..evaluation.published import markdown_table
 
 
 def _n(x) -> str:

@@ -17,8 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .config import EvaluateConfig
-from .errors import UserError
+from ..contract.config import EvaluateConfig
+from ..errors import UserError
 from .kobest import TASKS, write_jsonl, write_tasks
 
 FEWSHOT_SEED = 42   # Polyglot-Ko drew few-shot examples with random.Random(42)
@@ -78,7 +78,7 @@ def validation_perplexity(model_dir: Path, prefix: Path, seq_length: int, max_to
     import torch
     from transformers import AutoModelForCausalLM
 
-    from .indexed_dataset import IndexedDataset
+    from ..tokenizer.indexed_dataset import IndexedDataset
 
     tokens = np.asarray(IndexedDataset(prefix).tokens()[: max_tokens + 1], dtype=np.int64)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
@@ -115,7 +115,7 @@ def evaluate_model(model_dir: Path, cfg: EvaluateConfig, out_dir: Path, workdir:
                    validation_prefix: Path | None = None, seq_length: int = 2048,
                    training_metrics: Path | None = None) -> dict:
     """The whole evaluation into out_dir: metrics.json, report.md, charts, generations.json, kobest_data.json."""
-    from .eval_report import write_report
+    from .report import write_report
 
     check(cfg)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

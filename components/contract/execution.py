@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import graph
-from .artifacts import (FileEntry, InputRef, Manifest, publish_dir, read_manifest, require_manifest,
+from .manifest import (FileEntry, InputRef, Manifest, publish_dir, read_manifest, require_manifest,
                         stable_hash, write_manifest)
 from .config import RunConfig, config_from_dict, config_to_dict
-from .errors import StageFailed
+from ..errors import StageFailed
 from .lineage import Lineage
 from .storage import Storage, is_s3, join
 

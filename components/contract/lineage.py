@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .artifacts import Manifest
+from .manifest import Manifest
 
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 _BAD_KEY = re.compile(r"[^\w\-. :/]")

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .config import CurateConfig
+from ..contract.config import CurateConfig
 from .pii import ACC, EMAIL, RRN, TEL, mask_pii
 from .quality import gopher_reason, hangul_ratio, scores
 
@@ -102,7 +102,7 @@ def _step(name: str, cfg: CurateConfig) -> Callable[[str, Outcome], str | None]:
         "min_chars": lambda t, o: t if len(t) >= cfg.min_chars else None,
     }
     if name not in steps:
-        from .errors import UserError
+        from ..errors import UserError
         raise UserError(f"curate.steps: unknown step {name!r} (known: {', '.join(steps)})")
     return steps[name]
 
