@@ -52,14 +52,16 @@ def test_plan_reaches_the_global_batch_by_accumulation_and_rejects_what_cannot_r
         (dict(global_batch_tokens=1000), "not a multiple"),
         (dict(nodes=2), "local launcher runs on one node"),
         (dict(attention="flash_attention_2"), "needs device cuda"),
-        (dict(zero_stage=4), "zero_stage"),
-        (dict(launcher="slurm"), "launcher must be"),
         (dict(warmup_steps=500, steps=100), "warmup_steps"),
         (dict(dataset_weight=0.0), "weights"),
     ]
     for over, msg in bad:
         with pytest.raises(UserError, match=msg):
             resolve(PretrainConfig(**over))
+    # single settings outside their allowed values are refused when the config loads (Literal types)
+    for over, msg in (("pretrain.zero_stage=4", "zero_stage"), ("pretrain.launcher=slurm", "launcher must be")):
+        with pytest.raises(UserError, match=msg):
+            load_config("configs/demo.yaml", [over])
 
 
 def test_kubernetes_settings_are_typed_in_the_config(tmp_path):

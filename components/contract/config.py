@@ -1,32 +1,40 @@
 """Run configuration: one YAML file, one small typed section per stage.
 
-Each stage receives only its own section. Unknown keys are errors (a typo must not silently fall back to a
-default). `--set section.key=value` overrides parse their value as YAML.
+Each stage receives only its own section (and the few named values from elsewhere that its module declares in
+NEEDS). Unknown keys are errors (a typo must not silently fall back to a default); enumerated settings are
+`Literal` types, checked when the file loads. `--set section.key=value` overrides parse their value as YAML.
+Standard library and PyYAML only: the Airflow environment loads configurations too.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from ..errors import UserError
+from .typed import Mismatch, build
+
+SourceFormat = Literal["auto", "jsonl", "json", "txt", "parquet", "html", "warc"]
+# The cleaning chain's steps (components/corpus/cleaning.py implements each).
+CleaningStep = Literal["empty", "nfc", "html", "url", "repeated_chars", "pii", "whitespace", "empty_after_clean",
+                       "min_chars", "max_chars", "hangul_ratio", "gopher"]
+KobestTask = Literal["boolq", "copa", "hellaswag", "sentineg", "wic"]
+Device = Literal["cpu", "cuda"]
 
 
 @dataclass(kw_only=True)
 class Source:
     name: str                       # short name; travels with every record as `source`
     uri: str                        # file, directory or glob; local path or s3://bucket/prefix
-    format: str = "auto"            # auto | jsonl | json | txt | parquet | html | warc (auto: from the name)
+    format: SourceFormat = "auto"   # auto: from the file name
     text_field: str = "text"        # field holding the document text (jsonl/json/parquet)
     id_field: str | None = None     # field holding a stable id; default: source name + position
     license: str = "unknown"        # licence tag carried in each record's meta
-    txt_split: str = "file"         # txt: a document per file, or per blank-line-separated "paragraph"
+    txt_split: Literal["file", "paragraph"] = "file"   # txt: a document per file or per blank-line block
 
 
 @dataclass(kw_only=True)
@@ -43,13 +51,13 @@ class CurateConfig:
     world_size: int = 2
     # The per-document chain, in order. Polyglot-Ko's steps (empty, repeated characters, PII, whitespace, HTML)
     # plus NFC, URLs and the quality filters; HTML goes before whitespace (stripping tags leaves gaps).
-    steps: list[str] = field(default_factory=lambda: [
+    steps: list[CleaningStep] = field(default_factory=lambda: [
         "empty", "nfc", "html", "url", "repeated_chars", "pii", "whitespace", "empty_after_clean",
         "min_chars", "max_chars", "hangul_ratio", "gopher"])
     min_chars: int = 10                 # shorter after cleaning: dropped (too_short)
     max_chars: int = 100_000            # longer: dropped (too_long); Gopher's bound
     max_repeat: int = 2                 # a character repeated more often collapses to this many (digits never)
-    url: str = "remove"                 # remove | mask (<|url|>) | keep
+    url: Literal["remove", "mask", "keep"] = "remove"   # mask: <|url|>
     min_hangul_ratio: float = 0.3       # Hangul among letters; below: dropped (low_hangul)
     gopher_min_words: int = 50          # the Gopher rules judge documents of at least this many words
     min_mean_word_length: float = 1.0   # characters per whitespace-separated word (Korean eojeol)
@@ -74,7 +82,7 @@ class CurateConfig:
 class TrainTokenizerConfig:
     vocab_size: int = 30_000            # learned entries incl. the 4 special tokens; PII tokens come after
     sample_chars: int = 5_000_000       # characters of curated text the BPE is trained on (deterministic sample)
-    morphemes: str = "kiwi"             # kiwi: merges never cross a morpheme boundary (MBBPE); none: plain BPE
+    morphemes: Literal["kiwi", "none"] = "kiwi"   # kiwi: merges never cross a morpheme boundary (MBBPE)
     min_frequency: int = 2
     pretrained: str | None = None       # path to an existing tokenizer.json / HF dir: use it instead of training
     compare_with: str | None = "data/reference/polyglot-ko-tokenizer"   # reference in the quality report
@@ -123,10 +131,10 @@ class KubernetesConfig:
 @dataclass(kw_only=True)
 class PretrainConfig:
     preset: str = "tiny"                # see `polyglot-ko presets`; ignored (taken from it) with init_from
-    launcher: str = "local"             # local (torchrun here) | trainjob (Kubeflow Trainer v2) | pytorchjob (v1)
+    launcher: Literal["local", "trainjob", "pytorchjob"] = "local"   # torchrun here | Kubeflow Trainer v2 | v1
     nodes: int = 1                      # machines; local runs use 1
     nproc: int = 2                      # processes per node (torchrun --nproc_per_node; GPUs per node)
-    device: str = "cpu"                 # cpu (gloo) or cuda (nccl)
+    device: Device = "cpu"              # cpu (gloo) or cuda (nccl)
     steps: int = 200                    # optimizer steps (train_tokens, when set, decides instead)
     train_tokens: int | None = None     # token budget: steps = ceil(train_tokens / tokens per step)
     seq_length: int = 128
@@ -138,9 +146,9 @@ class PretrainConfig:
     warmup_steps: int = 20
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    zero_stage: int = 1
-    precision: str = "fp32"             # fp32 | bf16
-    attention: str = "sdpa"             # sdpa (PyTorch; flash kernels on GPU) | flash_attention_2 | eager
+    zero_stage: Literal[0, 1, 2, 3] = 1
+    precision: Literal["fp32", "bf16"] = "fp32"
+    attention: Literal["sdpa", "flash_attention_2", "eager"] = "sdpa"   # sdpa: PyTorch's flash kernels on GPU
     activation_checkpointing: bool = False
     init_from: str | None = None        # continued pretraining: an HF GPT-NeoX directory or hub id
     dataset_weight: float = 1.0         # share of the pipeline's own tokenized dataset in the blend
@@ -149,7 +157,7 @@ class PretrainConfig:
     checkpoint_every: int = 100         # steps between checkpoints (and one at the end, and on SIGTERM)
     keep_checkpoints: int = 2           # complete checkpoints kept locally and in object storage
     checkpoint_uri: str | None = None   # object storage mirror; default <artifact_root>/checkpoints when on s3
-    export_dtype: str = "float32"       # float32 | bfloat16 | float16 (the published weights are float16)
+    export_dtype: Literal["float32", "bfloat16", "float16"] = "float32"   # the published weights: float16
     log_every: int = 10
     timeout_s: int = 3600               # the launcher gives up after this long
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
@@ -157,13 +165,13 @@ class PretrainConfig:
 
 @dataclass(kw_only=True)
 class EvaluateConfig:
-    source: str = "tsv"                 # tsv: the KoBEST TSVs in kobest_dir | hub: skt/kobest_v1 (needs network)
+    source: Literal["tsv", "hub"] = "tsv"   # tsv: the KoBEST TSVs in kobest_dir | hub: skt/kobest_v1 (network)
     kobest_dir: str = "data/kobest/v1.0"
-    tasks: list[str] = field(default_factory=lambda: ["boolq", "copa", "hellaswag", "sentineg", "wic"])
+    tasks: list[KobestTask] = field(default_factory=lambda: ["boolq", "copa", "hellaswag", "sentineg", "wic"])
     shots: list[int] = field(default_factory=lambda: [0, 5, 10, 50])   # few-shot examples from train, seed 42
     limit: int | None = None            # first N test examples per task (None: all, as published)
     batch_size: int = 16
-    device: str = "cpu"                 # where lm-eval runs the model: cpu | cuda
+    device: Device = "cpu"              # where lm-eval runs the model
     perplexity_max_tokens: int = 100_000  # validation tokens scored for perplexity
     prompts: list[str] = field(default_factory=lambda: [
         "대한민국의 수도는", "오늘 영화는 정말", "파이썬에서 리스트는", "한국어 언어 모델은",
@@ -174,7 +182,7 @@ class EvaluateConfig:
 @dataclass(kw_only=True)
 class RegisterConfig:
     model_name: str = "polyglot-ko-demo"
-    score: str = "kobest_macro_f1_mean"   # kobest_macro_f1_mean | kobest_acc_mean: what the promotion gate compares
+    score: Literal["kobest_macro_f1_mean", "kobest_acc_mean"] = "kobest_macro_f1_mean"   # what the gate compares
     score_shots: int | None = None        # at this shot count (default: the first of evaluate.shots)
     margin: float = 0.0                   # the candidate must beat the champion by more than this
     task_tolerance: float = 0.05          # and no task's macro-F1 may fall by more than this
@@ -186,7 +194,7 @@ class ClusterConfig:
     namespace: str = "polyglot-ko"
     cpu_image: str = "ghcr.io/polyglot-ko/cpu:0.1.0"          # images/cpu.Dockerfile
     cuda_image: str = "ghcr.io/polyglot-ko/train-cuda:0.1.0"  # images/cuda.Dockerfile (GPU stages)
-    image_pull_policy: str = "IfNotPresent"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     service_account: str = "polyglot-ko-pipeline"  # may create and watch TrainJobs and read pods (infra/)
     mlflow_tracking_uri: str = "http://mlflow.polyglot-ko.svc.cluster.local:5000"
     s3_secret: str | None = "polyglot-ko-s3"        # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
@@ -220,51 +228,13 @@ class RunConfig:
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
-    """Turn plain YAML data into the dataclass `cls`, checking keys and basic types."""
-    if not isinstance(data, dict):
-        raise UserError(f"config: {where or 'top level'} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise UserError(f"config: unknown key {where + '.' if where else ''}{unknown[0]} "
-                        f"(known: {', '.join(sorted(names))})")
-    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    """Plain YAML data into the dataclass `cls`; a value that does not fit is one line naming its key."""
     try:
-        return cls(**kwargs)
-    except TypeError as e:
-        raise UserError(f"config: {where or 'top level'}: {e}") from None
-
-
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(args[0], value, where)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise UserError(f"config: {where} must be a mapping")
-        _, item = typing.get_args(tp)
-        return {str(k): _coerce(item, v, f"{where}.{k}") for k, v in value.items()}
-    if origin is list:
-        if not isinstance(value, list):
-            raise UserError(f"config: {where} must be a list")
-        (item,) = typing.get_args(tp)
-        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):   # YAML 1.1 reads 1e-4 (no dot) as a string
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if tp in (int, float, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-        raise UserError(f"config: {where} must be {tp.__name__}, got {value!r}")
-    return value
+        return build(cls, data, where)
+    except Mismatch as e:
+        if e.known is not None:
+            raise UserError(f"config: unknown key {e.where} (known: {', '.join(e.known)})") from None
+        raise UserError(f"config: {e.where or 'top level'} {e.message}") from None
 
 
 def _set_path(data: dict, dotted: str, value: Any) -> None:

@@ -1,7 +1,11 @@
 """The end-of-run summary printed by `polyglot-ko run`."""
 from __future__ import annotations
 
-TASKS = ("boolq", "copa", "hellaswag", "sentineg", "wic")
+import typing
+
+from .config import KobestTask
+
+TASKS: tuple[str, ...] = typing.get_args(KobestTask)
 
 
 def kobest_table(kobest: dict) -> list[str]:

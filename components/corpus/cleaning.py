@@ -1,7 +1,7 @@
 """The per-document cleaning chain (Polyglot-Ko's rules, POLYGLOT-KO.md section 1), shared by the curate stage
 and `polyglot-ko clean`.
 
-Each step is `fn(text, cfg) -> text | None`: None drops the document with the step's name as the reason; a
+Each step is `fn(text, outcome) -> text | None`: None drops the document, with the reason the step names; a
 changed text counts as an edit. The 2022 regexes were naive (the undashed phone pattern ate dates and prices, the
 repeat rule turned 1,000,000 into 1,00,00); these keep the intent with boundaries and validation.
 """
@@ -58,7 +58,7 @@ def _drop(o: "Outcome", reason: str) -> None:
 class Outcome:
     text: str | None
     drop_reason: str | None = None
-    reason: str | None = None          # set by a filter step that names its own drop reason
+    reason: str | None = None          # set by the filter step that drops the document
     edits: dict[str, int] = field(default_factory=dict)
     pii: dict[str, int] = field(default_factory=dict)
 
@@ -72,7 +72,8 @@ def handle_urls(text: str, mode: str) -> str:
     return _URL.sub("" if mode == "remove" else "<|url|>", text)
 
 
-def _step(name: str, cfg: CurateConfig) -> Callable[[str, Outcome], str | None]:
+def steps_for(cfg: CurateConfig) -> dict[str, Callable[[str, Outcome], str | None]]:
+    """Every step of the chain (config.CleaningStep names them), parameterised by `cfg`."""
     def pii(t, o):
         t2, counts = mask_pii(t)
         for k, v in counts.items():
@@ -87,31 +88,28 @@ def _step(name: str, cfg: CurateConfig) -> Callable[[str, Outcome], str | None]:
             return None
         return t
 
-    steps = {
-        "empty": lambda t, o: t if t.strip() else None,
+    return {
+        "empty": lambda t, o: t if t.strip() else _drop(o, "empty"),
         "url": lambda t, o: handle_urls(t, cfg.url),
         "max_chars": lambda t, o: t if len(t) <= cfg.max_chars else _drop(o, "too_long"),
         "hangul_ratio": lambda t, o: t if hangul_ratio(t) >= cfg.min_hangul_ratio else _drop(o, "low_hangul"),
         "gopher": gopher,
-        "empty_after_clean": lambda t, o: t if t.strip() else None,
+        "empty_after_clean": lambda t, o: t if t.strip() else _drop(o, "empty"),
         "nfc": lambda t, o: unicodedata.normalize("NFC", t),
         "html": lambda t, o: strip_html(t),
         "repeated_chars": lambda t, o: collapse_repeats(t, cfg.max_repeat),
         "pii": pii,
         "whitespace": lambda t, o: normalize_whitespace(t),
-        "min_chars": lambda t, o: t if len(t) >= cfg.min_chars else None,
+        "min_chars": lambda t, o: t if len(t) >= cfg.min_chars else _drop(o, "too_short"),
     }
-    if name not in steps:
-        from ..errors import UserError
-        raise UserError(f"curate.steps: unknown step {name!r} (known: {', '.join(steps)})")
-    return steps[name]
 
 
 class Cleaner:
     """The configured chain, built once and applied to many documents."""
 
     def __init__(self, cfg: CurateConfig):
-        self.steps = [(name, _step(name, cfg)) for name in cfg.steps]
+        table = steps_for(cfg)
+        self.steps = [(name, table[name]) for name in cfg.steps]
 
     def __call__(self, text: str) -> Outcome:
         o = Outcome(text)
@@ -119,7 +117,7 @@ class Cleaner:
             new = fn(o.text, o)
             if new is None:
                 o.text = None
-                o.drop_reason = o.reason or ("too_short" if name == "min_chars" else "empty")
+                o.drop_reason = o.reason
                 return o
             if new != o.text:
                 o.edits[name] = o.edits.get(name, 0) + 1

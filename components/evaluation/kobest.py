@@ -13,11 +13,13 @@ import io
 import json
 import re
 import shutil
+import typing
 from pathlib import Path
 
+from ..contract.config import KobestTask
 from ..errors import UserError
 
-TASKS = ("boolq", "copa", "hellaswag", "sentineg", "wic")
+TASKS: tuple[str, ...] = typing.get_args(KobestTask)   # the config names them; every loader follows
 _DIRS = {"boolq": "BoolQ", "copa": "COPA", "hellaswag": "HellaSwag", "sentineg": "SentiNeg", "wic": "WiC"}
 _SPLITS = {"train": "train", "validation": "dev", "test": "test"}
 

@@ -27,7 +27,6 @@ from ..contract.execution import code_hash, merge_counts
 from ..contract.storage import Storage, _client, _retrying, _split_s3, is_s3, join
 
 CODE_DEPS = ["components.corpus.records", "components.corpus.readers", "components.corpus.html_text"]
-FORMATS = ("jsonl", "json", "txt", "parquet", "html", "warc")
 _EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
         (".html", "html"), (".htm", "html"), (".warc", "warc"))
 SEGMENT = "segment.json"
@@ -56,9 +55,6 @@ def list_files(source: Source) -> list[str]:
 
 def file_format(source: Source, path: str) -> str:
     if source.format != "auto":
-        if source.format not in FORMATS:
-            raise UserError(f"collect: source {source.name!r}: unknown format {source.format!r} "
-                            f"(one of {', '.join(FORMATS)})")
         return source.format
     name = strip_compression(path.lower())
     for ext, fmt in _EXT:
@@ -115,8 +111,6 @@ def _records(source: Source, path: Path, loc: str, cfg: CollectConfig):
     if fmt == "json":
         return read_json(path, loc, cfg.max_file_bytes)
     if fmt == "txt":
-        if source.txt_split not in ("file", "paragraph"):
-            raise UserError(f"collect: source {source.name!r}: txt_split must be file or paragraph")
         return read_txt(path, loc, cfg.max_file_bytes, source.txt_split)
     if fmt == "html":
         return read_html(path, loc, cfg.max_file_bytes)

@@ -85,8 +85,6 @@ def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
         pii_ids = [i for i in map(tok.token_to_id, PII) if i is not None]
         learned = min(pii_ids) if pii_ids else tok.get_vocab_size()   # the PII tokens follow the learned ones
     else:
-        if cfg.morphemes not in ("kiwi", "none"):
-            raise UserError(f"train_tokenizer.morphemes must be kiwi or none, got {cfg.morphemes!r}")
         stats = {"sample_documents": 0, "sample_chars": 0}
 
         def texts():
