@@ -25,17 +25,18 @@ def main() -> int:
     ap.add_argument("--mode", choices=["deepspeed", "torch"], required=True)
     ap.add_argument("--warmup", type=int, default=5)
     cli = ap.parse_args()
-    a = json.loads(Path(cli.args).read_text())
+    from training.args import load
+    a = load(cli.args)
 
     import numpy as np
     import torch
 
     from training.data import open_blend
-    from training.train import datasets_of, ds_config
+    from training.train import ds_config
 
-    on_gpu = a["device"] == "cuda"
-    torch.manual_seed(a["seed"])
-    data = open_blend(datasets_of(a), a["seq_length"], a["seed"], Path(a["checkpoint_dir"]) / "cache")
+    on_gpu = a.device == "cuda"
+    torch.manual_seed(a.seed)
+    data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
     if cli.mode == "deepspeed":
         import deepspeed
         deepspeed.init_distributed(dist_backend="nccl" if on_gpu else "gloo")
@@ -47,7 +48,7 @@ def main() -> int:
     device = torch.device("cuda") if on_gpu else torch.device("cpu")
 
     from training import model as model_io
-    dsc = ds_config(a, world)
+    dsc = ds_config(a)
     model = model_io.build(a, dsc)
     if cli.mode == "deepspeed":
         engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=dsc)
@@ -55,36 +56,36 @@ def main() -> int:
     else:
         model.to(device)
         net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-        opt = torch.optim.AdamW(model.parameters(), lr=a["lr"], betas=(0.9, 0.95), eps=1e-8,
-                                weight_decay=a["weight_decay"], fused=on_gpu)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a["lr"], total_steps=a["steps"] + 1,
-                                                    pct_start=a["warmup_steps"] / (a["steps"] + 1))
+        opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), eps=1e-8,
+                                weight_decay=a.weight_decay, fused=on_gpu)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps + 1,
+                                                    pct_start=a.warmup_steps / (a.steps + 1))
 
         def forward(**kw):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a["precision"] == "bf16"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
                 return net(**kw)
 
         def backward(loss):
-            (loss / a["grad_accum"]).backward()
+            (loss / a.grad_accum).backward()
 
         micro_seen = {"n": 0}
 
         def step():
             micro_seen["n"] += 1
-            if micro_seen["n"] % a["grad_accum"] == 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), a["grad_clip"])
+            if micro_seen["n"] % a.grad_accum == 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
 
     times = []
-    for s in range(a["steps"]):
+    for s in range(a.steps):
         if on_gpu:
             torch.cuda.synchronize()
         t = time.perf_counter()
-        for micro in range(a["grad_accum"]):
+        for micro in range(a.grad_accum):
             batch = torch.from_numpy(np.ascontiguousarray(
-                data.batch(s, micro, rank, a["micro_batch_size"], world, a["grad_accum"]))).to(device)
+                data.batch(s, micro, rank, a.micro_batch_size, world, a.grad_accum))).to(device)
             logits = forward(input_ids=batch[:, :-1], use_cache=False).logits
             loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                      batch[:, 1:].reshape(-1))

@@ -25,33 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _dataset(path: Path, tokens: int, vocab: int) -> Path:
-    import numpy as np
-
-    from components.tokenizer.indexed_dataset import IndexedDatasetWriter
-    rng = np.random.RandomState(0)
-    w = IndexedDatasetWriter(path / "train", np.uint16)
-    left = tokens
-    while left > 0:
-        n = int(rng.randint(50, 2000))
-        w.add_document(list(rng.randint(4, vocab - 100, size=n)) + [2])
-        left -= n + 1
-    w.close()
-    return path / "train"
-
-
-def _args(work: Path, gpu: bool, steps: int, micro: int, zero: int) -> dict:
-    data = _dataset(work, 4_000_000 if not gpu else 40_000_000, 30_080)
+def _args(work: Path, gpu: bool, steps: int, micro: int, zero: int):
+    """Built as the pretrain stage builds them (training/args.py), over a synthetic TokenizedDataset artifact."""
+    from training import synthetic
+    data = synthetic.inputs(work / "inputs", vocab=30_080, tokens=4_000_000 if not gpu else 40_000_000,
+                            lengths=(50, 2000))
     common = {"device": "cuda" if gpu else "cpu", "steps": steps, "grad_accum": 1, "lr": 2e-4, "min_lr": 2e-5,
               "warmup_steps": 2, "weight_decay": 0.1, "grad_clip": 1.0, "zero_stage": zero, "seed": 1,
-              "checkpoint_every": 10**9, "log_every": 5, "bos_id": 0, "eos_id": 2, "dataset_prefix": str(data),
-              "checkpoint_dir": str(work / "ckpt"), "output_dir": str(work / "out"), "tokenizer_dir": "",
-              "export_dtype": "bfloat16" if gpu else "float32", "attention": "sdpa"}
+              "checkpoint_every": 10**9, "log_every": 5, "export_dtype": "bfloat16" if gpu else "float32",
+              "attention": "sdpa", "micro_batch_size": micro}
     if gpu:
-        return common | {"preset": "polyglot-ko-1.3b", "vocab_size": 30_080, "seq_length": 2048,
-                         "micro_batch_size": micro, "precision": "bf16", "nproc": 1}
-    return common | {"preset": "tiny", "vocab_size": 30_080, "seq_length": 128, "micro_batch_size": micro,
-                     "precision": "fp32", "nproc": 2}
+        common |= {"preset": "polyglot-ko-1.3b", "seq_length": 2048, "precision": "bf16", "nproc": 1}
+    else:
+        common |= {"preset": "tiny", "seq_length": 128, "precision": "fp32", "nproc": 2}
+    return synthetic.train_args(work, "run", *data, **common)
 
 
 def _torchrun(module_args: list[str], nproc: int, gpu: bool, log: Path) -> None:
@@ -66,27 +53,25 @@ def _torchrun(module_args: list[str], nproc: int, gpu: bool, log: Path) -> None:
         sys.exit(f"{' '.join(module_args[:3])} failed; see {log}:\n" + "\n".join(log.read_text().splitlines()[-20:]))
 
 
-def ours(args: dict, work: Path, warmup: int) -> float:
+def ours(args, work: Path, warmup: int) -> float:
     import shutil
-    shutil.rmtree(work / "ckpt", ignore_errors=True)
-    shutil.rmtree(work / "out", ignore_errors=True)
+    shutil.rmtree(args.checkpoint_dir, ignore_errors=True)
+    shutil.rmtree(args.output_dir, ignore_errors=True)
     path = work / "args.json"
-    path.write_text(json.dumps(args))
-    _torchrun(["-m", "training.train", "--args", str(path)], args["nproc"], args["device"] == "cuda",
-              work / "ours.log")
+    path.write_text(args.to_json())
+    _torchrun(["-m", "training.train", "--args", str(path)], args.nproc, args.device == "cuda", work / "ours.log")
     # Each record averages the steps since the previous one (log_every of them), as users see it.
-    rows = [json.loads(x) for x in (work / "out" / "metrics.jsonl").read_text().splitlines()]
-    tokens_per_step = args["micro_batch_size"] * args["grad_accum"] * args["nproc"] * args["seq_length"]
-    return statistics.median(tokens_per_step / r["tokens_per_s"] for r in rows if r["step"] > warmup)
+    rows = [json.loads(x) for x in (Path(args.output_dir) / "metrics.jsonl").read_text().splitlines()]
+    return statistics.median(args.tokens_per_step / r["tokens_per_s"] for r in rows if r["step"] > warmup)
 
 
-def peer(args: dict, work: Path, mode: str, warmup: int) -> float:
+def peer(args, work: Path, mode: str, warmup: int) -> float:
     path = work / "args.json"
-    path.write_text(json.dumps(args))
+    path.write_text(args.to_json())
     log = work / f"{mode}.log"
     log.write_text("")
     _torchrun([str(ROOT / "benchmarks" / "bare_loop.py"), "--args", str(path), "--mode", mode,
-               "--warmup", str(warmup)], args["nproc"], args["device"] == "cuda", log)
+               "--warmup", str(warmup)], args.nproc, args.device == "cuda", log)
     line = [x for x in log.read_text().splitlines() if x.startswith("{\"mode\"")][-1]
     return json.loads(line)["step_s"]
 
@@ -113,17 +98,17 @@ def main() -> None:
                 t_ours.append(ours(args, work, warmup))
                 t_peer.append(peer(args, work, mode, warmup))
             a, b = statistics.median(t_ours), statistics.median(t_peer)
-            tokens = args["micro_batch_size"] * args["nproc"] * args["seq_length"]
-            line = (f"train {args['preset']} ZeRO-{zero} {args['precision']} {args['nproc']}x{args['device']} "
-                    f"micro {micro}x{args['seq_length']} | ours {a * 1000:.1f} ms/step ({tokens / a:,.0f} tok/s) | "
+            tokens = args.micro_batch_size * args.nproc * args.seq_length
+            line = (f"train {args.preset} ZeRO-{zero} {args.precision} {args.nproc}x{args.device} "
+                    f"micro {micro}x{args.seq_length} | ours {a * 1000:.1f} ms/step ({tokens / a:,.0f} tok/s) | "
                     f"{'plain PyTorch' if o.gpu else 'bare DeepSpeed loop'} {b * 1000:.1f} ms/step "
                     f"({tokens / b:,.0f} tok/s) | ours/peer step time {a / b:.3f}")
             if o.gpu:
                 from training.metrics import device_peak_tflops, flops_per_token
                 from training.presets import PRESETS
                 import torch
-                p = PRESETS[args["preset"]]
-                fpt = flops_per_token(p.param_count(args["vocab_size"]), p.layers, p.hidden, args["seq_length"])
+                p = PRESETS[args.preset]
+                fpt = flops_per_token(p.param_count(args.vocab_size), p.layers, p.hidden, args.seq_length)
                 peak = device_peak_tflops()
                 name = torch.cuda.get_device_name()
                 if peak:

@@ -47,10 +47,8 @@ def cmd_run(a) -> int:
             if a.set:
                 raise UserError("--set is not passed to the Airflow DAG; write the values into the config file")
             from dags.airflow_local import dag_test
-            log = dag_test(a.config, Path(a.workdir))
+            log, summary = dag_test(a.config, Path(a.workdir))
             _log(f"airflow dags test succeeded; log: {log}")
-            from .contract.runner import latest_summary
-            summary = latest_summary(Path(a.workdir))
     print_summary(summary)
     return 0
 
@@ -167,9 +165,9 @@ def cmd_presets(a) -> int:
 def _registry_client(workdir: str):
     from mlflow import MlflowClient
 
-    from .contract.lineage import _set_process_uri, tracking_uri_for
+    from .contract.lineage import set_process_uri, tracking_uri_for
     uri = tracking_uri_for(Path(workdir).resolve())
-    _set_process_uri(uri)
+    set_process_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri), uri
 
 
@@ -201,7 +199,11 @@ def cmd_evaluate(a) -> int:
                          2048)
         manifest = model_dir.parent / "manifest.json"
         if manifest.is_file():
-            seq_length = json.loads(manifest.read_text()).get("params", {}).get("seq_length", seq_length)
+            from .contract import kinds
+            from .contract.manifest import Manifest
+            m = Manifest.from_json(manifest.read_text())
+            if m.kind == "TrainedModel":
+                seq_length = kinds.read(m).seq_length
         training = model_dir.parent / "metrics.jsonl"
         metrics = evaluate_model(model_dir, cfg, out, Path(tmp), model_name=a.name or Path(a.model).name,
                                  validation_prefix=validation, seq_length=seq_length,
@@ -232,16 +234,40 @@ def cmd_rollback(a) -> int:
 
 
 def cmd_train_job(a) -> int:
-    from training.k8s.jobs import render
+    """The training job the config's pretrain stage submits: named by the stage's content address, reading the
+    arguments the stage writes (pretrain-jobs/<address>/train_args.json). With --submit it starts that job, or
+    attaches to it, exactly as the stage would; the stage, run later, attaches to it in turn."""
+    import dataclasses
+    import tempfile
+
+    from training.k8s import jobs
     from training.plan import resolve
 
+    from .contract import runner
     from .contract.config import load_config
+    from .contract.lineage import tracking_uri_for
+    from .stages import pretrain
 
     cfg = load_config(a.config, a.set)
-    job, path = render(cfg, Path(a.out), a.kind)
+    kind = a.kind or (cfg.pretrain.launcher if cfg.pretrain.launcher != "local" else "trainjob")
+    cfg = dataclasses.replace(cfg, pretrain=dataclasses.replace(cfg.pretrain, launcher=kind))
     plan = resolve(cfg.pretrain)
-    print(f"{path}: {job['kind']} {job['metadata']['name']} valid against its CRD; {cfg.pretrain.nodes} node(s) x "
-          f"{cfg.pretrain.nproc} GPU(s), {plan.steps:,} steps x {plan.tokens_per_step:,} tokens "
+    workdir = Path(a.workdir).resolve()
+    inputs = _parse_inputs(a.input) or (runner.cached_inputs(cfg, workdir, "pretrain") if a.submit else None)
+    if inputs is None:
+        job, note = jobs.preview(cfg.pretrain, cfg.artifact_root, cfg.s3_endpoint_url), "preview"
+    else:
+        sr = runner.stage_run(cfg, workdir, "pretrain", inputs)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = sr.output(Path(tmp), tracking_uri=tracking_uri_for(workdir))
+            args = pretrain.train_args(cfg.pretrain, dataset=sr.inputs["dataset"], tokenizer=sr.inputs["tokenizer"],
+                                       out=out)
+            written = out.storage.exists(pretrain.args_uri(out))   # the stage's own arguments (its MLflow run) win
+            job, args_uri = pretrain.kubernetes_job(cfg.pretrain, args, out, write_args=a.submit and not written)
+        note = f"the pretrain stage's job for {inputs['dataset']}; arguments {args_uri}"
+    path = jobs.write(job, a.out)
+    print(f"{path}: {job['kind']} {job['metadata']['name']} valid against its CRD ({note}); {cfg.pretrain.nodes} "
+          f"node(s) x {cfg.pretrain.nproc} GPU(s), {plan.steps:,} steps x {plan.tokens_per_step:,} tokens "
           f"= {plan.total_tokens / 1e9:,.1f}B tokens, grad_accum {plan.grad_accum}")
     if a.submit:
         from training.k8s.watch import submit_and_wait
@@ -359,9 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     tj.add_argument("--out", required=True, help="directory for <kind>.yaml")
     tj.add_argument("--kind", choices=["trainjob", "pytorchjob"], help="default: the config's pretrain.launcher")
     tj.add_argument("--set", action="append", default=[])
+    tj.add_argument("--input", action="append", default=[], metavar="ROLE=URI",
+                    help="the pretrain stage's inputs (dataset=, tokenizer=); default with --submit: the artifacts "
+                         "this config's pipeline made; without either, a preview with placeholder name")
+    tj.add_argument("--workdir", default="workdir", help="the pipeline's workdir (default artifact root, MLflow)")
     tj.add_argument("--submit", action="store_true",
-                    help="submit with the current kubeconfig and wait for the end (the job must find its "
-                         "train_args.json at the printed URI: the pipeline's pretrain stage writes it)")
+                    help="start the stage's job (or attach to it) with the current kubeconfig and wait for the end")
     tj.set_defaults(fn=cmd_train_job)
     return p
 

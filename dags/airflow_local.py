@@ -21,9 +21,15 @@ def airflow_bin() -> Path:
     return path
 
 
-def dag_test(config: str, workdir: Path, timeout_s: int = 3600) -> Path:
-    """Run the DAG once; returns the log path. Raises StageFailed if the DAG run does not succeed."""
+def dag_test(config: str, workdir: Path, timeout_s: int = 3600) -> tuple[Path, dict]:
+    """Run the DAG once; returns the log path and the summary of that run (its `finish` task writes it to a file
+    named for this call, so runs before or beside it in the same workdir cannot be mistaken for it). Raises
+    StageFailed if the DAG run does not succeed."""
+    import json
+    import uuid
+
     workdir = workdir.resolve()
+    summary_file = workdir / "runs" / f"airflow-{uuid.uuid4().hex[:12]}.summary.json"
     home = workdir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
@@ -37,9 +43,10 @@ def dag_test(config: str, workdir: Path, timeout_s: int = 3600) -> Path:
     with open(log, "wb") as f:
         subprocess.run([str(airflow_bin()), "db", "migrate"], env=env, stdout=f, stderr=subprocess.STDOUT,
                        check=True, timeout=300)
-        proc = subprocess.run([str(airflow_bin()), "dags", "test", DAG_ID], env=env, stdout=f,
+        proc = subprocess.run([str(airflow_bin()), "dags", "test", DAG_ID, "--conf",
+                               json.dumps({"summary_file": str(summary_file)})], env=env, stdout=f,
                               stderr=subprocess.STDOUT, timeout=timeout_s)
     text = log.read_text(errors="replace")
-    if proc.returncode != 0 or "state=success" not in text:
+    if proc.returncode != 0 or "state=success" not in text or not summary_file.is_file():
         raise StageFailed(f"airflow dags test {DAG_ID} failed (exit {proc.returncode}); log: {log}")
-    return log
+    return log, json.loads(summary_file.read_text())

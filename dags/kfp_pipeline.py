@@ -29,14 +29,12 @@ def begin_op(config: str, workdir: str, overrides: str) -> str:
 
 
 @dsl.component(base_image=IMAGE)
-def stage_op(stage: str, workdir: str, parent_run_id: str, raw: str = "", corpus: str = "", tokenizer: str = "",
-             dataset: str = "", model: str = "", report: str = "") -> str:
+def stage_op(stage: str, workdir: str, parent_run_id: str, inputs: dict) -> str:
+    # `inputs`: role -> upstream manifest URI, built from the graph's roles for this stage
     from pathlib import Path
 
     from components.contract.runner import run_one
 
-    inputs = {k: v for k, v in dict(raw=raw, corpus=corpus, tokenizer=tokenizer, dataset=dataset, model=model,
-                                    report=report).items() if v}
     manifest, _, _ = run_one(stage, Path(workdir).resolve(), parent_run_id, inputs)
     return manifest.uri
 
@@ -51,18 +49,13 @@ def finish_op(workdir: str, parent_run_id: str, last_stage: str, last_uri: str) 
     return json.dumps(finish(Path(workdir).resolve(), parent_run_id, {last_stage: last_uri}), ensure_ascii=False)
 
 
-# stage_op takes one optional argument per input role of the graph; a new role must be added there.
-_params = set(inspect.signature(stage_op.python_func).parameters) - {"stage", "workdir", "parent_run_id"}
-assert _params == set(graph.ROLES), f"stage_op arguments {sorted(_params)} != graph roles {sorted(graph.ROLES)}"
-
-
 @dsl.pipeline(name="polyglot-ko", description="Korean GPT-NeoX: collect, curate, tokenize, pretrain, evaluate, register")
 def polyglot_ko(config: str, workdir: str, overrides: str = "[]") -> str:
     started = begin_op(config=config, workdir=workdir, overrides=overrides).set_caching_options(False)
     outputs = {}
     for node in graph.STAGES:
         task = stage_op(stage=node.name, workdir=workdir, parent_run_id=started.output,
-                        **{role: outputs[src] for role, src in node.inputs.items()})
+                        inputs={role: outputs[src] for role, src in node.inputs.items()})
         task.set_display_name(node.name).set_caching_options(False).set_retry(num_retries=1)
         task.set_cpu_limit(node.resources.cpu).set_memory_limit(node.resources.memory)
         outputs[node.name] = task.output
@@ -90,91 +83,116 @@ def run_local(config: str, workdir: Path, overrides: list[str] | None = None) ->
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Cluster mode: every task a container running `polyglot-ko ...` in its image, settings from components.cluster.
+# Cluster mode: every task a container running `polyglot-ko ...` in its image; where it runs comes from
+# components.cluster.placement, what it runs from the graph's argv builders.
+
+# What a task's security context can say in KFP: kfp-kubernetes 2.17 carries runAsUser, runAsGroup and
+# runAsNonRoot; the KFP backend itself sets allowPrivilegeEscalation false, drops every capability and uses the
+# RuntimeDefault seccomp profile on every task pod; readOnlyRootFilesystem and fsGroup cannot be expressed (KFP's
+# own launcher writes into the container's filesystem).
+KFP_BACKEND_SECURITY = ("allowPrivilegeEscalation", "capabilities", "seccompProfile")
+KFP_UNEXPRESSED_SECURITY = ("readOnlyRootFilesystem", "fsGroup")
 
 
-def _apply_pod(task, pod):
-    """Resources, GPU scheduling, secrets, scratch volume, retries and security from a cluster.Pod description."""
+def _apply(task, p: cluster.Placement):
+    """Translate a placement into KFP task settings (resources, GPU scheduling, environment and secrets, scratch
+    volume, labels, pull policy, security context, retries)."""
     from kfp import kubernetes
 
-    task.set_display_name(pod.name).set_caching_options(False)
-    task.set_cpu_request(pod.cpu).set_cpu_limit(pod.cpu).set_memory_request(pod.memory).set_memory_limit(pod.memory)
-    if pod.gpus:
-        task.set_accelerator_type(pod.gpu_resource).set_accelerator_limit(pod.gpus)
-    for k, v in pod.node_selector.items():
+    task.set_display_name(p.task).set_caching_options(False)
+    task.set_cpu_request(p.cpu).set_cpu_limit(p.cpu).set_memory_request(p.memory).set_memory_limit(p.memory)
+    if p.gpus:
+        task.set_accelerator_type(p.gpu_resource).set_accelerator_limit(p.gpus)
+    for k, v in p.node_selector.items():
         kubernetes.add_node_selector(task, k, v)
-    for t in pod.tolerations:
+    for t in p.tolerations:
         kubernetes.add_toleration(task, key=t.get("key"), operator=t.get("operator"), value=t.get("value"),
                                   effect=t.get("effect"))
-    for var, value in sorted(pod.env.items()):
+    for var, value in sorted(p.env.items()):
         task.set_env_variable(var, value)
     by_secret: dict[str, dict[str, str]] = {}
-    for var, (secret, key) in pod.secret_env.items():
+    for var, (secret, key) in p.secret_env.items():
         by_secret.setdefault(secret, {})[key] = var
     for secret, mapping in sorted(by_secret.items()):
         kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=mapping)
-    kubernetes.empty_dir_mount(task, volume_name="scratch", mount_path="/tmp")
-    kubernetes.add_pod_label(task, *cluster.ROLE_LABEL)
-    kubernetes.set_image_pull_policy(task, pod.pull_policy)
-    kubernetes.set_security_context(task, run_as_user=cluster.UID, run_as_group=cluster.UID, run_as_non_root=True)
-    if pod.retries:
-        task.set_retry(num_retries=pod.retries, backoff_duration="60s", backoff_factor=2.0)
+    kubernetes.empty_dir_mount(task, volume_name="scratch", mount_path=p.scratch)
+    for k, v in p.labels.items():
+        kubernetes.add_pod_label(task, k, v)
+    kubernetes.set_image_pull_policy(task, p.pull_policy)
+    c = p.container_security
+    kubernetes.set_security_context(task, run_as_user=c["runAsUser"], run_as_group=c["runAsGroup"],
+                                    run_as_non_root=c["runAsNonRoot"])
+    if p.retries:
+        task.set_retry(num_retries=p.retries, backoff_duration="60s", backoff_factor=2.0)
     return task
 
 
-def _stage_component(cfg, node: graph.StageNode, shard: bool):
-    """A container component for one stage (or one shard of it); the argv comes from components.cluster."""
-    image = cluster.stage_pod(cfg, node, "", {r: "" for r in node.inputs}).image
+def _container(name: str, image: str, params: dict[str, type], argv):
+    """A container component named `name` whose parameters are exactly `params` (plus the `result` file it writes),
+    running `polyglot-ko argv(values)`: the parameter list is built from the graph, never written out by hand."""
+    P = inspect.Parameter
+    signature = inspect.Signature([P("result", P.POSITIONAL_OR_KEYWORD, annotation=dsl.OutputPath(str))]
+                                  + [P(n, P.POSITIONAL_OR_KEYWORD, annotation=tp) for n, tp in params.items()])
 
-    @dsl.container_component
-    def stage_task(uri: dsl.OutputPath(str), parent_run_id: str, rank: int = 0, raw: str = "", corpus: str = "",
-                   tokenizer: str = "", dataset: str = "", model: str = "", report: str = ""):
-        given = dict(raw=raw, corpus=corpus, tokenizer=tokenizer, dataset=dataset, model=model, report=report)
-        inputs = {role: str(given[role]) for role in node.inputs}
-        pod = cluster.shard_pod(cfg, node, str(parent_run_id), inputs, str(rank)) if shard else \
-            cluster.stage_pod(cfg, node, str(parent_run_id), inputs)
-        return dsl.ContainerSpec(image=image, command=["polyglot-ko"], args=pod.args + ["--output-file", uri])
+    def spec(*placeholders):
+        values = dict(zip(signature.parameters, placeholders))
+        return dsl.ContainerSpec(image=image, command=["polyglot-ko"],
+                                 args=[*argv(values), "--output-file", values["result"]])
 
-    return stage_task
+    spec.__name__, spec.__signature__ = name, signature
+    return dsl.container_component(spec)
 
 
 def cluster_pipeline(cfg):
     """The pipeline for one config in cluster mode: corpus stages fan out over their shards with ParallelFor
     and reduce; pretrain submits and watches the TrainJob (launcher trainjob/pytorchjob) or trains in its pod."""
-    cpu_image = cfg.cluster.cpu_image
+    workdir = cfg.cluster.workdir
 
-    @dsl.container_component
-    def begin_task(run_id: dsl.OutputPath(str), config_uri: str):
-        pod = cluster.begin_pod(cfg, str(config_uri))
-        return dsl.ContainerSpec(image=cpu_image, command=["polyglot-ko"], args=pod.args + ["--output-file", run_id])
+    def component(task: cluster.Task, p: cluster.Placement):
+        node = task.node
+        if node is None and task.name == "begin":
+            return _container(task.name, p.image, {"config_uri": str},
+                              lambda v: graph.begin_argv(config=v["config_uri"], workdir=workdir))
+        if node is None:
+            return _container(task.name, p.image, {"parent_run_id": str, "last_uri": str},
+                              lambda v: graph.finish_argv(workdir=workdir, parent_run_id=v["parent_run_id"],
+                                                          last_uri=v["last_uri"]))
+        roles = {role: str for role in node.inputs}
+        if task.shard:
+            return _container(task.name, p.image, {"parent_run_id": str, "rank": int, **roles},
+                              lambda v: graph.shard_argv(node, v["rank"], workdir=workdir,
+                                                         parent_run_id=v["parent_run_id"],
+                                                         inputs={r: v[r] for r in node.inputs}))
+        return _container(task.name, p.image, {"parent_run_id": str, **roles},
+                          lambda v: graph.stage_argv(node, workdir=workdir, parent_run_id=v["parent_run_id"],
+                                                     inputs={r: v[r] for r in node.inputs}))
 
-    @dsl.container_component
-    def finish_task(summary: dsl.OutputPath(str), parent_run_id: str, last_uri: str):
-        pod = cluster.finish_pod(cfg, str(parent_run_id), graph.STAGES[-1].name, str(last_uri))
-        return dsl.ContainerSpec(image=cpu_image, command=["polyglot-ko"],
-                                 args=pod.args + ["--output-file", summary])
+    placed = [(task, cluster.placement(cfg, task)) for task in cluster.tasks()]
+    components = {task.name: component(task, p) for task, p in placed}
 
     @dsl.pipeline(name="polyglot-ko", description="Korean GPT-NeoX: collect, curate, tokenize, pretrain, evaluate, "
                                                   "register (cluster mode)")
     def pipeline(config_uri: str) -> str:
-        started = _apply_pod(begin_task(config_uri=config_uri), cluster.begin_pod(cfg, ""))
-        run_id = started.outputs["run_id"]
+        run_id = None
         outputs: dict = {}
-        for node in graph.STAGES:
-            inputs = {role: outputs[src] for role, src in node.inputs.items()}
-            pod = cluster.stage_pod(cfg, node, "", {r: "" for r in node.inputs})
-            if node.sharded:
+        shards = None
+        for task, p in placed:
+            node, make = task.node, components[task.name]
+            if task.name == "begin":
+                run_id = _apply(make(config_uri=config_uri), p).outputs["result"]
+            elif node is None:
+                done = make(parent_run_id=run_id, last_uri=outputs[graph.STAGES[-1].name])
+                return _apply(done, p).outputs["result"]
+            elif task.shard:
                 with dsl.ParallelFor(items=list(range(cluster.world_size(cfg, node))),
                                      parallelism=cfg.cluster.max_parallel_shards) as rank:
-                    part = _stage_component(cfg, node, shard=True)(parent_run_id=run_id, rank=rank, **inputs)
-                    _apply_pod(part, cluster.shard_pod(cfg, node, "", {r: "" for r in node.inputs}, "0"))
-                task = _stage_component(cfg, node, shard=False)(parent_run_id=run_id, **inputs).after(part)
+                    shards = _apply(make(parent_run_id=run_id, rank=rank,
+                                         **{r: outputs[s] for r, s in node.inputs.items()}), p)
             else:
-                task = _stage_component(cfg, node, shard=False)(parent_run_id=run_id, **inputs)
-            _apply_pod(task, pod)
-            outputs[node.name] = task.outputs["uri"]
-        done = finish_task(parent_run_id=run_id, last_uri=outputs[graph.STAGES[-1].name])
-        return _apply_pod(done, cluster.finish_pod(cfg, "", "", "")).outputs["summary"]
+                step = make(parent_run_id=run_id, **{r: outputs[s] for r, s in node.inputs.items()})
+                if node.sharded:
+                    step.after(shards)
+                outputs[node.name] = _apply(step, p).outputs["result"]
 
     return pipeline
 
@@ -184,9 +202,9 @@ def compile_cluster(cfg, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "pipeline.yaml"]
     compiler.Compiler().compile(cluster_pipeline(cfg), str(written[0]))
-    if cfg.pretrain.launcher != "local":
-        from training.k8s.jobs import render
-        written.append(render(cfg, out)[1])
+    if cfg.pretrain.launcher != "local":   # what its pretrain task will submit (name and arguments: placeholders)
+        from training.k8s import jobs
+        written.append(jobs.write(jobs.preview(cfg.pretrain, cfg.artifact_root, cfg.s3_endpoint_url), out))
     return written
 
 
@@ -205,7 +223,9 @@ def submit(cfg, config_text: str, host: str, out: Path, namespace: str | None, r
     Storage(cfg.s3_endpoint_url).write_bytes(config_uri, config_text.encode())
     package = compile_cluster(cfg, out)[0]
     client = kfp.Client(host=host, namespace=namespace or "kubeflow")
+    # KFP runs every task of a run under one service account: the placements' (they all name the same one)
+    (account,) = {cluster.placement(cfg, task).service_account for task in cluster.tasks()}
     run = client.create_run_from_pipeline_package(
         str(package), arguments={"config_uri": config_uri}, experiment_name=cfg.experiment, run_name=run_name,
-        enable_caching=False, service_account=cfg.cluster.service_account)
+        enable_caching=False, service_account=account)
     return run.run_id, config_uri

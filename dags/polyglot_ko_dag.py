@@ -23,10 +23,6 @@ from components.contract import graph  # noqa: E402  (standard library only)
 BIN = os.environ.get("POLYGLOT_KO_BIN", str(ROOT / ".venv" / "bin" / "polyglot-ko"))
 
 
-def task_id(stage: str) -> str:
-    return stage.replace("-", "_")
-
-
 def xcom(task: str) -> str:
     # Double quotes inside: the expression itself goes into single-quoted shell words.
     return '{{ ti.xcom_pull(task_ids="%s") }}' % task
@@ -41,27 +37,30 @@ with DAG(
     params={
         "config": Param(os.environ.get("POLYGLOT_KO_CONFIG", str(ROOT / "configs" / "demo.yaml")), type="string"),
         "workdir": Param(os.environ.get("POLYGLOT_KO_WORKDIR", str(ROOT / "workdir")), type="string"),
+        # where `finish` also writes this run's summary (JSON); empty: nowhere (the parent run in MLflow has it)
+        "summary_file": Param("", type="string"),
     },
     tags=["polyglot-ko"],
     default_args={"retries": 1, "retry_delay": timedelta(seconds=15)},
 ) as dag:
-    cli = shlex.quote(BIN)
+    def bash(argv: list[str]) -> str:
+        return " ".join([shlex.quote(BIN)] + [shlex.quote(a) for a in argv])
+
+    workdir = "{{ params.workdir }}"
     begin = BashOperator(task_id="begin", cwd=str(ROOT),
-                         bash_command=f"{cli} begin --config '{{{{ params.config }}}}' --workdir '{{{{ params.workdir }}}}'")
-    tasks, previous = {}, begin
+                         bash_command=bash(graph.begin_argv(config="{{ params.config }}", workdir=workdir)))
+    tasks = {}
     for node in graph.STAGES:
-        argv = graph.stage_argv(node, workdir="{{ params.workdir }}", parent_run_id=xcom("begin"),
-                                inputs={role: xcom(task_id(src)) for role, src in node.inputs.items()})
-        t = BashOperator(task_id=task_id(node.name), cwd=str(ROOT),
-                         bash_command=" ".join([cli] + [shlex.quote(a) for a in argv]))
+        argv = graph.stage_argv(node, workdir=workdir, parent_run_id=xcom("begin"),
+                                inputs={role: xcom(graph.task_name(src)) for role, src in node.inputs.items()})
+        t = BashOperator(task_id=graph.task_name(node.name), cwd=str(ROOT), bash_command=bash(argv))
         for src in {*node.inputs.values()}:
             tasks[src] >> t
         if not node.inputs:
-            previous >> t
+            begin >> t
         tasks[node.name] = t
     last = graph.STAGES[-1].name
-    finish = BashOperator(
-        task_id="finish", cwd=str(ROOT),
-        bash_command=f"{cli} finish --workdir '{{{{ params.workdir }}}}' --parent-run-id {shlex.quote(xcom('begin'))}"
-                     f" --input {last}={shlex.quote(xcom(task_id(last)))}")
+    finish_argv = graph.finish_argv(workdir=workdir, parent_run_id=xcom("begin"), last_uri=xcom(graph.task_name(last)))
+    finish = BashOperator(task_id="finish", cwd=str(ROOT),
+                          bash_command=bash(finish_argv + ["--output-file", "{{ params.summary_file }}"]))
     tasks[last] >> finish

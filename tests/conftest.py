@@ -45,7 +45,8 @@ def manifests(workdir: Path) -> dict:
     for p in sorted((workdir / "artifacts").glob("*/*/manifest.json")):
         m = Manifest.from_json(p.read_text())
         out.setdefault(m.stage, []).append(m)
-    return out
+    # oldest first: [0] is the first run's artifact, whatever the content addresses sort as
+    return {stage: sorted(ms, key=lambda m: m.created_at) for stage, ms in out.items()}
 
 
 @pytest.fixture(scope="module")

@@ -192,29 +192,20 @@ def as_json(drills: list[Drill]) -> str:
     return json.dumps([d.__dict__ for d in drills], indent=2)
 
 
-def _train_args(work: Path, name: str, **over) -> dict:
-    import numpy as np
-
-    from components.tokenizer.indexed_dataset import IndexedDatasetWriter
-    data = work / "train-data" / "train"
-    if not data.with_suffix(".bin").exists():
-        data.parent.mkdir(parents=True, exist_ok=True)
-        rng = np.random.RandomState(0)
-        w = IndexedDatasetWriter(data, np.uint16)
-        for _ in range(300):
-            w.add_document(list(rng.randint(4, 250, size=rng.randint(5, 60))) + [2])
-        w.close()
-    return {"preset": "micro", "nproc": 2, "device": "cpu", "steps": 30, "seq_length": 32, "micro_batch_size": 2,
-            "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3, "weight_decay": 0.01, "grad_clip": 1.0,
-            "zero_stage": 1, "precision": "fp32", "seed": 7, "checkpoint_every": 3, "log_every": 1,
-            "vocab_size": 256, "bos_id": 0, "eos_id": 2, "dataset_prefix": str(data),
-            "checkpoint_dir": str(work / name / "ckpt"), "output_dir": str(work / name / "out"),
-            "tokenizer_dir": ""} | over
+def _train_args(work: Path, name: str, **over):
+    """The arguments the pretrain stage builds (training/args.py) for 30 steps of the micro preset on 2 CPU
+    processes, over a synthetic TokenizedDataset artifact."""
+    from training import synthetic
+    settings = {"preset": "micro", "nproc": 2, "device": "cpu", "steps": 30, "seq_length": 32,
+                "micro_batch_size": 2, "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3,
+                "weight_decay": 0.01, "grad_clip": 1.0, "zero_stage": 1, "precision": "fp32", "seed": 7,
+                "checkpoint_every": 3, "log_every": 1} | over
+    return synthetic.train_args(work, name, *synthetic.inputs(work / "train-data"), **settings)
 
 
-def _weights(args: dict) -> dict:
+def _weights(args) -> dict:
     from safetensors.torch import load_file
-    return load_file(str(Path(args["output_dir"]) / "hf" / "model.safetensors"))
+    return load_file(str(Path(args.output_dir) / "hf" / "model.safetensors"))
 
 
 def _same_weights(a: dict, b: dict) -> bool:
@@ -225,7 +216,7 @@ def _same_weights(a: dict, b: dict) -> bool:
 def training_baseline(work: Path) -> dict:
     from training.launch import torchrun_local
     args = _train_args(work, "train-baseline")
-    torchrun_local(args, 2, work / "train-baseline", 600, work / "train-baseline.log")
+    torchrun_local(args, work / "train-baseline", 600, work / "train-baseline.log")
     return _weights(args)
 
 
@@ -246,8 +237,8 @@ def killed_mid_checkpoint(work: Path, expected_weights: dict) -> Drill:
     from training import checkpoint as ckpt
     from training.launch import torchrun_command, torchrun_local
     args = _train_args(work, "train-kill")
-    root = Path(args["checkpoint_dir"])
-    cmd, env = torchrun_command(args, 2, work / "train-kill")
+    root = Path(args.checkpoint_dir)
+    cmd, env = torchrun_command(args, work / "train-kill")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -261,9 +252,9 @@ def killed_mid_checkpoint(work: Path, expected_weights: dict) -> Drill:
     partial = sorted(d.name for d in root.glob("step*") if not (d / ckpt.COMPLETE).exists())
     resume_from = ckpt.latest(root)
     killed = time.time()
-    torchrun_local(args, 2, work / "train-kill", 600, work / "train-kill.log")
+    torchrun_local(args, work / "train-kill", 600, work / "train-kill.log")
     same = _same_weights(expected_weights, _weights(args))
-    steps = [json.loads(x)["step"] for x in (Path(args["output_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(x)["step"] for x in (Path(args.output_dir) / "metrics.jsonl").read_text().splitlines()]
     ok = same and steps == list(range(1, 31))
     where = f"mid-save of {partial[0]}" if caught and partial else "right after a checkpoint (save not caught)"
     return Drill("training killed mid-checkpoint", f"killed {where}; resumed from step {resume_from}, same "
@@ -283,10 +274,10 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
         client = MlflowClient(server.uri)
         run_id = client.create_run(client.create_experiment("drill")).info.run_id
         args = _train_args(work, "train-mlflow", mlflow_tracking_uri=server.uri, mlflow_run_id=run_id)
-        cmd, env = torchrun_command(args, 2, work / "train-mlflow")
+        cmd, env = torchrun_command(args, work / "train-mlflow")
         proc = subprocess.Popen(cmd, env={**env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1"},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        metrics = Path(args["output_dir"]) / "metrics.jsonl"
+        metrics = Path(args.output_dir) / "metrics.jsonl"
         _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5)
         rc, recovery, _ = _outage(server, down_s, proc, timeout=600)
         history = sorted(m.step for m in client.get_metric_history(run_id, "loss"))
@@ -307,7 +298,7 @@ def s3_outage_during_checkpoint_upload(work: Path, s3, expected_weights: dict, o
     from training.remote import remote_complete_steps
     uri = "s3://artifacts/drill-ckpt"
     args = _train_args(work, "train-s3", checkpoint_uri=uri)
-    cmd, env = torchrun_command(args, 2, work / "train-s3")
+    cmd, env = torchrun_command(args, work / "train-s3")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(lambda: any(n.startswith("step") for n in Storage().list_files(uri)) or proc.poll() is not None)
     rc, recovery, _ = _outage(s3, outage_s, proc)

@@ -7,6 +7,7 @@ machine with the variables Kubeflow Trainer's torch plugin sets (PET_NNODES, PET
 """
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from urllib.parse import parse_qs, urlparse
@@ -24,6 +25,7 @@ class FakeKube(LoopbackServer):
         self.objects: dict[tuple, dict] = {}
         self.pods: dict[str, list[dict]] = {}  # label selector value (job name) -> pod dicts
         self.requests: list[tuple[str, str]] = []
+        self.posted: list[dict] = []            # every object a client asked to create, as sent
         self.lock = threading.Lock()
         fake = self
 
@@ -39,6 +41,7 @@ class FakeKube(LoopbackServer):
                 fake.requests.append(("POST", self.path))
                 m = _CUSTOM.match(urlparse(self.path).path)
                 body = self.body()
+                fake.posted.append(copy.deepcopy(body))
                 key = (m["plural"], m["ns"], body["metadata"]["name"])
                 with fake.lock:
                     if key in fake.objects:

@@ -192,6 +192,100 @@ def test_rendered_pods_are_valid_kubernetes_objects(airflow_pods):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+# ------------------------------------------------------------------ one placement, translated by both adapters
+
+
+def _kfp_view(spec: dict, platform: dict, task: dict, executor: str) -> dict:
+    c, k = spec["deploymentSpec"]["executors"][executor]["container"], platform[executor]
+    res, acc = c["resources"], c["resources"].get("accelerator", {})
+    return {"image": c["image"], "pull_policy": k["imagePullPolicy"],
+            "cpu": (res["resourceCpuRequest"], res["resourceCpuLimit"]),
+            "memory": (res["resourceMemoryRequest"], res["resourceMemoryLimit"]),
+            "gpus": (acc.get("resourceType"), int(acc.get("resourceCount", 0))),
+            "node_selector": k.get("nodeSelector", {}).get("labels", {}), "tolerations": k.get("tolerations", []),
+            "env": {e["name"]: e["value"] for e in c.get("env", [])},
+            "secret_env": {m["envVar"]: (s["secretName"], m["secretKey"]) for s in k.get("secretAsEnv", [])
+                           for m in s["keyToEnv"]},
+            "labels": k["podMetadata"]["labels"], "scratch": [m["mountPath"] for m in k["emptyDirMounts"]],
+            "retries": task.get("retryPolicy", {}).get("maxRetryCount", 0)}
+
+
+def _airflow_view(t: dict) -> dict:
+    spec = t["pod"]["spec"]
+    c = spec["containers"][0]
+    limits, requests = c["resources"]["limits"], c["resources"]["requests"]
+    gpu = next((r for r in limits if r not in ("cpu", "memory")), None)
+    env = {e["name"]: e for e in c["env"]}
+    return {"image": c["image"], "pull_policy": c["imagePullPolicy"], "cpu": (requests["cpu"], limits["cpu"]),
+            "memory": (requests["memory"], limits["memory"]), "gpus": (gpu, int(limits[gpu]) if gpu else 0),
+            "node_selector": spec.get("nodeSelector") or {}, "tolerations": spec.get("tolerations") or [],
+            "env": {n: e["value"] for n, e in env.items() if "value" in e},
+            "secret_env": {n: (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+                           for n, e in env.items() if "valueFrom" in e},
+            # Airflow adds labels of its own (dag_id, task_id, try_number, ...); ours are namespaced
+            "labels": {k: v for k, v in t["pod"]["metadata"]["labels"].items() if "/" in k},
+            "scratch": [m["mountPath"] for m in c["volumeMounts"] if m["name"] == "scratch"],
+            "retries": t["retries"]}
+
+
+def _placement_view(p) -> dict:
+    return {"image": p.image, "pull_policy": p.pull_policy, "cpu": (p.cpu, p.cpu), "memory": (p.memory, p.memory),
+            "gpus": (p.gpu_resource if p.gpus else None, p.gpus), "node_selector": p.node_selector,
+            "tolerations": p.tolerations, "env": p.env, "secret_env": p.secret_env, "labels": p.labels,
+            "scratch": [p.scratch], "retries": p.retries}
+
+
+def test_every_task_has_one_placement_that_kfp_and_airflow_both_render(compiled, airflow_pods):
+    """Render every task of the cluster pipeline under KFP (compiled YAML) and under Airflow (the pods the
+    operator would create) and compare what they ask Kubernetes for, field by field, with the one placement
+    components.cluster.placement decides."""
+    from components.cluster import placement
+    from components.contract.config import load_config
+    from dags.kfp_pipeline import KFP_BACKEND_SECURITY, KFP_UNEXPRESSED_SECURITY
+
+    _, spec, platform = compiled
+    kfp_tasks = _tasks(spec)
+    dag, _ = airflow_pods
+    cfg = load_config("configs/polyglot-ko-1.3b.yaml")
+    names = [t.name for t in placement.tasks()]
+    assert set(names) == {n for n, (_, ex) in kfp_tasks.items() if ex} == set(dag["tasks"])
+    for task in placement.tasks():
+        want = placement.placement(cfg, task)
+        kfp_task, executor = kfp_tasks[task.name]
+        kfp, air, ours = _kfp_view(spec, platform, kfp_task, executor), _airflow_view(dag["tasks"][task.name]), \
+            _placement_view(want)
+        for field in ours:
+            assert kfp[field] == air[field] == ours[field], (task.name, field, kfp[field], air[field], ours[field])
+        pod = dag["tasks"][task.name]["pod"]
+        assert pod["spec"]["serviceAccountName"] == want.service_account   # KFP: per run, see the submit test
+        assert pod["spec"]["securityContext"] == want.pod_security
+        assert pod["spec"]["containers"][0]["securityContext"] == want.container_security
+        # KFP carries what kfp-kubernetes can say; the KFP backend sets the rest or it cannot be said (named)
+        carried = {k: (v if isinstance(v, bool) else int(v)) for k, v in platform[executor]["securityContext"].items()}
+        for key, value in {**want.pod_security, **want.container_security}.items():
+            assert carried.get(key) == value or key in KFP_BACKEND_SECURITY + KFP_UNEXPRESSED_SECURITY, (task, key)
+    gpu_tasks = {t.name for t in placement.tasks() if placement.placement(cfg, t).gpus}
+    assert gpu_tasks == {"evaluate"}, "the 1.3B config trains in a TrainJob: pretrain only coordinates"
+
+
+def test_the_training_jobs_pods_take_the_same_security_and_secrets_from_the_placement_module():
+    from components.cluster import placement
+    from components.contract.config import load_config
+    from training.k8s import jobs
+
+    cfg = load_config("configs/polyglot-ko-1.3b.yaml")
+    job = jobs.build(cfg.pretrain, "s3://b/a.json", "pk-pretrain-x", None, "https://mlflow.example.org")
+    rj = job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]
+    pod = rj["template"]["spec"]["template"]
+    assert pod["spec"]["securityContext"] == placement.POD_SECURITY
+    assert pod["spec"]["containers"][0]["securityContext"] == placement.CONTAINER_SECURITY
+    assert pod["metadata"]["labels"][placement.ROLE] == "trainer"
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in job["spec"]["trainer"]["env"]
+               if "valueFrom" in e}
+    task = placement.placement(cfg, placement.Task("collect"))
+    assert secrets == {var: s for var, (s, _) in task.secret_env.items()}, "the same Secrets as the task pods"
+
+
 # ---------------------------------------------------------------------------------------------- infra
 
 

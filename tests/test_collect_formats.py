@@ -117,12 +117,13 @@ def test_incremental_collection_reads_only_new_or_changed_files(tmp_path):
     src = [{"name": "inc", "uri": str(d)}]
     first, _ = _collect(tmp_path, src)
     segs = tmp_path / "wd" / "artifacts" / "collect" / "segments" / "inc"
-    before = {p.name: p.stat().st_mtime_ns for p in segs.iterdir()}
+    # one segment directory per (file, content): segments/<source>/<file>/<key>/
+    before = {str(p.relative_to(segs)): p.stat().st_mtime_ns for p in segs.glob("*/*")}
     (d / "3.jsonl").write_text(json.dumps({"text": f"{KO} new"}, ensure_ascii=False) + "\n")
     (d / "0.jsonl").write_text(json.dumps({"text": f"{KO} changed"}, ensure_ascii=False) + "\n")
     second, hit = _collect(tmp_path, src)
     assert not hit and second.uri != first.uri
-    after = {p.name: p.stat().st_mtime_ns for p in segs.iterdir()}
+    after = {str(p.relative_to(segs)): p.stat().st_mtime_ns for p in segs.glob("*/*")}
     reused = {k for k in before if after.get(k) == before[k]}
     assert len(reused) == 3 and len(after) == 5, "two new segments (new file, changed file), three untouched"
     assert _texts(second) == sorted([f"{KO} changed", f"{KO} 1", f"{KO} 2", f"{KO} new"])

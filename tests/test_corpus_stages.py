@@ -138,14 +138,16 @@ def test_missing_source_is_a_user_error(tmp_path):
 
 def test_a_stage_that_crashes_publishes_no_manifest_and_reruns_cleanly(tmp_path, monkeypatch):
     import components.stages.curate as curate
+    from components.contract.artifact import Artifact
+    from components.contract.kinds import CuratedCorpus, RawCorpus
 
     cfg = _cfg(tmp_path)
     wd = tmp_path / "wd"
     raw, _ = _run(cfg, wd, "collect")
     real_reduce = curate.reduce
 
-    def crash_after_writing(cfg_, inputs, parts, out, ctx):
-        real_reduce(cfg_, inputs, parts, out, ctx)
+    def crash_after_writing(cfg_, *, raw: Artifact[RawCorpus], parts: list, out) -> CuratedCorpus:
+        real_reduce(cfg_, raw=raw, parts=parts, out=out)
         raise RuntimeError("worker lost")
 
     monkeypatch.setattr(curate, "reduce", crash_after_writing)

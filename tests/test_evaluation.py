@@ -169,8 +169,8 @@ def test_pipeline_report_model_card_and_linked_metrics(tiny_pipeline):
     ids = tok("오늘 영화는", return_tensors="pt").input_ids
     out = model.generate(ids, max_new_tokens=5, do_sample=False)
     assert out.shape[1] == ids.shape[1] + 5 and tok.decode(out[0, ids.shape[1]:]).strip()
-    from components.contract.lineage import _set_process_uri
-    _set_process_uri(uri)
+    from components.contract.lineage import set_process_uri
+    set_process_uri(uri)
     pipe = mlflow.transformers.load_model("models:/polyglot-ko-tiny@champion")
     text = pipe("오늘 영화는", max_new_tokens=5, do_sample=False)[0]["generated_text"]
     assert text.startswith("오늘 영화는") and len(text) > len("오늘 영화는")

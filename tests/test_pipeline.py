@@ -126,10 +126,22 @@ def test_compiled_local_pipeline_yaml_has_every_stage(tmp_path):
 
 
 def test_airflow_dag_runs_end_to_end_with_dags_test(tmp_path):
+    import os
+    import time
+
     from dags.airflow_local import dag_test
 
-    log = dag_test("configs/tiny.yaml", tmp_path)
+    # Another run's frozen config in the same workdir, newer than anything this run writes: the summary must
+    # still be this run's own (it used to be picked by modification time).
+    decoy = tmp_path / "runs" / "0123456789abcdef0123456789abcdef.yaml"
+    decoy.parent.mkdir(parents=True)
+    decoy.write_text((Path("configs/tiny.yaml")).read_text())
+    os.utime(decoy, (time.time() + 3600, time.time() + 3600))
+    log, summary = dag_test("configs/tiny.yaml", tmp_path)
     assert sorted(manifests(tmp_path)) == sorted(STAGES)
     text = log.read_text()
     for stage in STAGES:
         assert f"task_id='{stage.replace('-', '_')}'" in text
+    parents, runs = _parent_runs(_client(tmp_path))
+    assert [p.info.run_id for p in parents] == [summary["parent_run_id"]], "the summary names this run"
+    assert summary["model_uri"] == "models:/polyglot-ko-tiny@champion" and list(summary["stages"]) == STAGES

@@ -268,3 +268,58 @@ def test_pretrain_stage_submits_a_trainjob_waits_and_publishes_its_export(tmp_pa
     assert ckpt_uri.startswith("s3://artifacts/tj/checkpoints/") and remote_complete_steps(storage, ckpt_uri) == [6, 12]
     assert len(posts) == 2, "the retried task's submission met the finished job (409) and attached to it"
     assert again["stages"]["pretrain"]["digest"] == summary["stages"]["pretrain"]["digest"]
+
+
+@pytest.mark.slow
+def test_train_job_submit_starts_the_stages_job_and_the_stage_attaches_to_it(tmp_path, s3, monkeypatch, capsys):
+    """`polyglot-ko train-job --submit` starts exactly the job the pretrain stage would: the same content address
+    (name), the same spec, the argument file the stage reads and writes; the stage, run afterwards, meets that job
+    (409), attaches, and publishes its export."""
+    from components.contract.artifact import Artifact
+    from components.contract.manifest import read_manifest
+    from components.contract.runner import run_pipeline
+    from components.contract.storage import Storage
+    from services import ACCESS_KEY, SECRET_KEY
+    from training.args import TrainArgs
+
+    secrets = {"polyglot-ko-s3": {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}}
+    pods_dir = tmp_path / "pods"
+    pods_dir.mkdir()
+    work = tmp_path / "work"
+    overrides = ["artifact_root=s3://artifacts/tjs", "pretrain.launcher=trainjob",
+                 f"pretrain.kubernetes.checkpoint_mount={tmp_path / 'pvc'}",
+                 f"pretrain.kubernetes.cache_dir={tmp_path / 'node-cache'}",
+                 "pretrain.kubernetes.mlflow_secret=null", "pretrain.kubernetes.poll_s=0.5"]
+    before = run_pipeline("configs/tiny.yaml", work, overrides, until="tokenize", log=print)
+    with FakeKube(_run_like_the_trainer_runtime(secrets, pods_dir)) as kube:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "t",
+            "clusters": [{"name": "t", "cluster": {"server": kube.client().configuration.host}}],
+            "users": [{"name": "t", "user": {"token": "not-a-secret"}}],
+            "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}]}))
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        sets = [x for o in overrides for x in ("--set", o)]
+        assert main(["train-job", "configs/tiny.yaml", "--out", str(tmp_path / "job"), "--workdir", str(work),
+                     "--submit", *sets]) == 0
+        printed = capsys.readouterr().out
+        summary = run_pipeline("configs/tiny.yaml", work, overrides, start="pretrain", until="pretrain", log=print)
+        posted, requests = list(kube.posted), list(kube.requests)
+
+    by_hand, by_stage = posted
+    assert by_hand == by_stage, "train-job submitted the very spec the stage submits"
+    assert by_hand == yaml.safe_load((tmp_path / "job" / "trainjob.yaml").read_text()), "and wrote it"
+    assert sum(1 for m, _ in requests if m == "POST") == 2 and "succeeded" in printed
+    storage = Storage()
+    model = read_manifest(storage, summary["stages"]["pretrain"]["uri"])
+    assert model.kind == "TrainedModel" and model.stats["launcher"] == "trainjob"
+    assert jobs.job_name(model.key) == by_hand["metadata"]["name"], "the job is named by the stage's address"
+    args_uri = by_hand["spec"]["trainer"]["command"][-1]
+    assert args_uri == f"s3://artifacts/tjs/pretrain-jobs/{model.key[:20]}/train_args.json"
+    args = TrainArgs.from_json(storage.read_bytes(args_uri).decode())
+    assert args.mlflow_run_id == model.mlflow_run_id, "the stage wrote its own arguments (its MLflow run) there"
+    dataset = read_manifest(storage, before["stages"]["tokenize"]["uri"])
+    assert [d.uri for d in args.datasets] == [dataset.uri] and args.steps == model.stats["steps"] == 12
+    assert Artifact("tokenizer", read_manifest(storage, before["stages"]["train-tokenizer"]["uri"]), storage,
+                    tmp_path).info.padded_vocab == args.vocab_size

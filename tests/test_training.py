@@ -13,37 +13,26 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from components.tokenizer.indexed_dataset import IndexedDatasetWriter
 from training import checkpoint as ckpt
+from training import synthetic
 from training.launch import torchrun_command, torchrun_local
 
 pytestmark = pytest.mark.slow
 
 
-def _dataset(tmp_path: Path, learnable: bool = False) -> Path:
-    """Random documents; `learnable`: counting sequences (start, start+k, ...) a tiny model picks up in steps."""
-    rng = np.random.RandomState(0)
-    w = IndexedDatasetWriter(tmp_path / "train", np.uint16)
-    for _ in range(300):
-        n = rng.randint(5, 60)
-        if learnable:
-            ids = list(4 + (rng.randint(0, 246) + rng.randint(1, 3) * np.arange(n)) % 246)
-        else:
-            ids = list(rng.randint(4, 250, size=n))
-        w.add_document(ids + [2])
-    w.close()
-    return tmp_path / "train"
+def _dataset(tmp_path: Path, learnable: bool = False) -> tuple:
+    """A TokenizedDataset of random documents (`learnable`: counting sequences a tiny model picks up in steps)
+    and a Tokenizer artifact of 256 entries, published as the pipeline would."""
+    return synthetic.inputs(tmp_path / "inputs", learnable=learnable)
 
 
-def _args(tmp_path: Path, name: str, data: Path, steps: int = 30, **over) -> dict:
-    tok = tmp_path / "tok"
-    tok.mkdir(exist_ok=True)
-    return over | {"preset": "micro", "nproc": 2, "device": "cpu", "steps": steps, "seq_length": 32,
-            "micro_batch_size": 2, "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3,
-            "weight_decay": 0.01, "grad_clip": 1.0, "zero_stage": 1, "precision": "fp32", "seed": 7,
-            "checkpoint_every": 3, "log_every": 1, "vocab_size": 256, "bos_id": 0, "eos_id": 2,
-            "dataset_prefix": str(data), "checkpoint_dir": str(tmp_path / name / "ckpt"),
-            "output_dir": str(tmp_path / name / "out"), "tokenizer_dir": str(tok)} | over
+def _args(tmp_path: Path, name: str, data: tuple, steps: int = 30, **over):
+    """What the pretrain stage builds (training/args.py) for the micro preset on 2 CPU processes."""
+    settings = {"preset": "micro", "nproc": 2, "device": "cpu", "steps": steps, "seq_length": 32,
+                "micro_batch_size": 2, "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3,
+                "weight_decay": 0.01, "grad_clip": 1.0, "zero_stage": 1, "precision": "fp32", "seed": 7,
+                "checkpoint_every": 3, "log_every": 1} | over
+    return synthetic.train_args(tmp_path, name, *data, **settings)
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -56,11 +45,11 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 
 
 def _start_and_wait_for_checkpoint(args: dict, workdir: Path, log_path: Path, at_least: int) -> subprocess.Popen:
-    cmd, env = torchrun_command(args, 2, workdir)
+    cmd, env = torchrun_command(args, workdir)
     log = open(log_path, "ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 300
-    while (ckpt.latest(Path(args["checkpoint_dir"])) or 0) < at_least and time.time() < deadline \
+    while (ckpt.latest(Path(args.checkpoint_dir)) or 0) < at_least and time.time() < deadline \
             and proc.poll() is None:
         time.sleep(0.05)
     return proc
@@ -77,26 +66,26 @@ def _losses(out: Path) -> list:
 def test_two_process_training_is_deterministic_and_resumes_exactly_after_kill9(tmp_path):
     data = _dataset(tmp_path)
     a = _args(tmp_path, "a", data)
-    torchrun_local(a, 2, tmp_path / "a", 600, tmp_path / "a.log")
+    torchrun_local(a, tmp_path / "a", 600, tmp_path / "a.log")
     b = _args(tmp_path, "b", data)
-    torchrun_local(b, 2, tmp_path / "b", 600, tmp_path / "b.log")
-    wa, wb = _weights(Path(a["output_dir"])), _weights(Path(b["output_dir"]))
+    torchrun_local(b, tmp_path / "b", 600, tmp_path / "b.log")
+    wa, wb = _weights(Path(a.output_dir)), _weights(Path(b.output_dir))
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), "same config, same weights"
-    losses = _losses(Path(a["output_dir"]))
+    losses = _losses(Path(a.output_dir))
     assert [s for s, _ in losses] == list(range(1, 31))
     assert losses[-1][1] < losses[0][1], "the loss goes down"
 
     # kill -9 the whole job once a checkpoint beyond step 6 is complete, then start it again
     c = _args(tmp_path, "c", data)
     _kill_tree(_start_and_wait_for_checkpoint(c, tmp_path / "c", tmp_path / "c.log", at_least=6))
-    killed_at = ckpt.latest(Path(c["checkpoint_dir"]))
+    killed_at = ckpt.latest(Path(c.checkpoint_dir))
     assert killed_at is not None and 6 <= killed_at < 30, f"killed at {killed_at}"
     # a half-written checkpoint (no COMPLETE marker) must be ignored
-    (Path(c["checkpoint_dir"]) / ckpt.tag(killed_at + 1)).mkdir(exist_ok=True)
-    torchrun_local(c, 2, tmp_path / "c", 600, tmp_path / "c.log")
-    wc = _weights(Path(c["output_dir"]))
+    (Path(c.checkpoint_dir) / ckpt.tag(killed_at + 1)).mkdir(exist_ok=True)
+    torchrun_local(c, tmp_path / "c", 600, tmp_path / "c.log")
+    wc = _weights(Path(c.output_dir))
     assert all(torch.equal(wa[k], wc[k]) for k in wa), "resumed run ends with the uninterrupted run's weights"
-    assert _losses(Path(c["output_dir"])) == losses, "same loss curve, no step lost or duplicated"
+    assert _losses(Path(c.output_dir)) == losses, "same loss curve, no step lost or duplicated"
     assert "(resumed)" in (tmp_path / "c.log").read_text()
 
 
@@ -109,7 +98,7 @@ def test_zero2_bf16_sigterm_checkpoint_mirrored_to_s3_resumes_on_a_fresh_volume(
     data = _dataset(tmp_path)
     common = {"zero_stage": 2, "precision": "bf16", "steps": 16, "checkpoint_every": 4}
     a = _args(tmp_path, "a", data, **common)
-    torchrun_local(a, 2, tmp_path / "a", 600, tmp_path / "a.log")
+    torchrun_local(a, tmp_path / "a", 600, tmp_path / "a.log")
 
     b = _args(tmp_path, "b", data, **common, checkpoint_uri="s3://artifacts/ckpt-b")
     proc = _start_and_wait_for_checkpoint(b, tmp_path / "b", tmp_path / "b.log", at_least=4)
@@ -119,17 +108,17 @@ def test_zero2_bf16_sigterm_checkpoint_mirrored_to_s3_resumes_on_a_fresh_volume(
     assert "stopped by SIGTERM at step" in log, log[-2000:]
     stopped_at = int(log.split("stopped by SIGTERM at step ")[1].split(";")[0])
     assert 4 <= stopped_at < 16
-    assert ckpt.latest(Path(b["checkpoint_dir"])) == stopped_at, "the step it stopped at was saved, complete"
-    assert stopped_at in remote_complete_steps(Storage(), b["checkpoint_uri"]), "and mirrored"
+    assert ckpt.latest(Path(b.checkpoint_dir)) == stopped_at, "the step it stopped at was saved, complete"
+    assert stopped_at in remote_complete_steps(Storage(), b.checkpoint_uri), "and mirrored"
 
-    shutil.rmtree(b["checkpoint_dir"])     # a new node: the volume is empty, object storage is not
-    torchrun_local(b, 2, tmp_path / "b", 600, tmp_path / "b.log")
+    shutil.rmtree(b.checkpoint_dir)     # a new node: the volume is empty, object storage is not
+    torchrun_local(b, tmp_path / "b", 600, tmp_path / "b.log")
     assert "(resumed)" in (tmp_path / "b.log").read_text().split("stopped by SIGTERM")[1]
-    wa, wb = _weights(Path(a["output_dir"])), _weights(Path(b["output_dir"]))
+    wa, wb = _weights(Path(a.output_dir)), _weights(Path(b.output_dir))
     assert all(torch.equal(wa[k], wb[k]) for k in wa), "resumed from the mirror: the uninterrupted run's weights"
-    assert _losses(Path(b["output_dir"])) == _losses(Path(a["output_dir"]))
-    assert remote_complete_steps(Storage(), b["checkpoint_uri"])[-1] == 16
-    assert len(remote_complete_steps(Storage(), b["checkpoint_uri"])) <= 2, "the mirror is pruned like the volume"
+    assert _losses(Path(b.output_dir)) == _losses(Path(a.output_dir))
+    assert remote_complete_steps(Storage(), b.checkpoint_uri)[-1] == 16
+    assert len(remote_complete_steps(Storage(), b.checkpoint_uri)) <= 2, "the mirror is pruned like the volume"
 
 
 def test_zero3_export_loads_in_transformers_and_continued_pretraining_starts_from_it(tmp_path):
@@ -137,24 +126,24 @@ def test_zero3_export_loads_in_transformers_and_continued_pretraining_starts_fro
 
     data = _dataset(tmp_path, learnable=True)
     a = _args(tmp_path, "z3", data, zero_stage=3, steps=30, checkpoint_every=10)
-    torchrun_local(a, 2, tmp_path / "z3", 600, tmp_path / "z3.log")
-    hf = Path(a["output_dir"]) / "hf"
+    torchrun_local(a, tmp_path / "z3", 600, tmp_path / "z3.log")
+    hf = Path(a.output_dir) / "hf"
     cfg = json.loads((hf / "config.json").read_text())
     assert (cfg["bos_token_id"], cfg["eos_token_id"], cfg["vocab_size"]) == (0, 2, 256)
     assert cfg["architectures"] == ["GPTNeoXForCausalLM"] and cfg["use_parallel_residual"] is True
     model = AutoModelForCausalLM.from_pretrained(str(hf))
     assert sum(p.numel() for p in model.parameters()) == json.loads(
-        (Path(a["output_dir"]) / "train_summary.json").read_text())["parameters"], "ZeRO-3 shards all gathered"
+        (Path(a.output_dir) / "train_summary.json").read_text())["parameters"], "ZeRO-3 shards all gathered"
     out = model.generate(torch.tensor([[0, 17, 42]]), max_new_tokens=6, do_sample=False)
     assert out.shape == (1, 9) and int(out[0, 3:].max()) < 256
 
     # continued pretraining: a run initialised from that export starts where it ended, not from scratch
-    fresh_first = _losses(Path(a["output_dir"]))[0][1]
-    trained_last = _losses(Path(a["output_dir"]))[-1][1]
+    fresh_first = _losses(Path(a.output_dir))[0][1]
+    trained_last = _losses(Path(a.output_dir))[-1][1]
     c = _args(tmp_path, "cont", data, zero_stage=1, steps=4, warmup_steps=1, lr=1e-4, seed=11,
               init_from=str(hf))
-    torchrun_local(c, 2, tmp_path / "cont", 600, tmp_path / "cont.log")
-    cont_first = _losses(Path(c["output_dir"]))[0][1]
+    torchrun_local(c, tmp_path / "cont", 600, tmp_path / "cont.log")
+    cont_first = _losses(Path(c.output_dir))[0][1]
     assert trained_last < fresh_first - 0.4, "the export learned something"
     assert abs(cont_first - trained_last) < 0.25 * (fresh_first - trained_last), (fresh_first, trained_last,
                                                                                  cont_first)

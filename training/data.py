@@ -13,6 +13,8 @@ import numpy as np
 
 from components.tokenizer.indexed_dataset import IndexedDataset
 
+from .args import DatasetRef
+
 
 class SampleIndex:
     def __init__(self, prefix: Path, seq_length: int, seed: int):
@@ -82,18 +84,16 @@ class BlendedIndex:
         return np.stack([self.sample(base + j) for j in range(micro_batch)])
 
 
-def dataset_prefix(entry: dict, cache_dir: Path, split: str = "train") -> Path:
-    """A local .bin/.idx prefix for a dataset entry: {"prefix": path} as is, or {"uri": a TokenizedDataset
-    artifact}, whose files are fetched into cache_dir when they live in object storage."""
-    if "prefix" in entry:
-        return Path(entry["prefix"])
+def dataset_prefix(ref: DatasetRef, cache_dir: Path, split: str = "train") -> Path:
+    """A local .bin/.idx prefix for a TokenizedDataset artifact; its files are fetched into cache_dir when they
+    live in object storage."""
     from components.contract.manifest import require_manifest
     from components.contract.storage import Storage, is_s3
 
-    storage = Storage(entry.get("endpoint_url"))
-    manifest = require_manifest(storage, entry["uri"])
+    storage = Storage(ref.endpoint_url)
+    manifest = require_manifest(storage, ref.uri)
     if manifest.kind != "TokenizedDataset":
-        raise ValueError(f"{entry['uri']}: a {manifest.kind}, not a TokenizedDataset")
+        raise ValueError(f"{ref.uri}: a {manifest.kind}, not a TokenizedDataset")
     if not is_s3(manifest.uri):
         return Path(manifest.file_uri(f"{split}.bin")).with_suffix("")
     local = cache_dir / manifest.digest[:20]
@@ -104,6 +104,6 @@ def dataset_prefix(entry: dict, cache_dir: Path, split: str = "train") -> Path:
     return local / split
 
 
-def open_blend(entries: list[dict], seq_length: int, seed: int, cache_dir: Path) -> BlendedIndex:
-    sources = [SampleIndex(dataset_prefix(e, cache_dir), seq_length, seed + 1000 * i) for i, e in enumerate(entries)]
-    return BlendedIndex(sources, [float(e.get("weight", 1.0)) for e in entries], seed)
+def open_blend(refs: list[DatasetRef], seq_length: int, seed: int, cache_dir: Path) -> BlendedIndex:
+    sources = [SampleIndex(dataset_prefix(r, cache_dir), seq_length, seed + 1000 * i) for i, r in enumerate(refs)]
+    return BlendedIndex(sources, [r.weight for r in refs], seed)

@@ -1,18 +1,22 @@
 """The local launcher: torchrun on this machine (Kubernetes jobs: training/k8s/)."""
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Callable
 
 from components.errors import StageFailed
 
+from . import train as trainer   # the program torchrun starts (imported so code versions cover it)
+from .args import TrainArgs
 
 # After SIGTERM, torchrun waits this long for the workers to checkpoint and exit before it kills them.
 SHUTDOWN_TIMEOUT_S = 300
+TRAINER = trainer.__name__
 
 
 def free_port() -> int:
@@ -21,31 +25,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun_command(args: dict, nproc: int, workdir: Path) -> tuple[list[str], dict]:
-    """The torchrun command line and environment for one local training job."""
+def torchrun_command(args: TrainArgs, workdir: Path) -> tuple[list[str], dict]:
+    """The torchrun command line and environment for one local training job (its arguments written to workdir)."""
     workdir.mkdir(parents=True, exist_ok=True)
     args_path = workdir / "train_args.json"
-    args_path.write_text(json.dumps(args, indent=2))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(nproc),
+    args_path.write_text(args.to_json())
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(args.nproc),
            "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
-           "--shutdown-timeout", str(SHUTDOWN_TIMEOUT_S), "-m", "training.train", "--args", str(args_path)]
+           "--shutdown-timeout", str(SHUTDOWN_TIMEOUT_S), "-m", TRAINER, "--args", str(args_path)]
     env = dict(os.environ)
     # One thread per process: the processes already share the cores, and fixed threading keeps runs repeatable.
     env.setdefault("OMP_NUM_THREADS", "1")
-    env.setdefault("DS_ACCELERATOR", "cuda" if args["device"] == "cuda" else "cpu")
+    env.setdefault("DS_ACCELERATOR", "cuda" if args.device == "cuda" else "cpu")
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
     env.pop("MLFLOW_RUN_ID", None)
     return cmd, env
 
 
-def torchrun_local(args: dict, nproc: int, workdir: Path, timeout_s: int, log_path: Path) -> None:
-    """Run training/train.py as `nproc` local processes; raise StageFailed with the log's tail on failure."""
-    cmd, env = torchrun_command(args, nproc, workdir)
+def torchrun_local(args: TrainArgs, workdir: Path, timeout_s: int, log_path: Path,
+                   echo: Callable[[str], None] | None = None) -> None:
+    """Run the trainer as `args.nproc` local processes; every line goes to `log_path`, and the trainer's own
+    "[train]" lines (start, progress, end) also to `echo`. Raises StageFailed with the log's tail on failure."""
+    cmd, env = torchrun_command(args, workdir)
     with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        copier = threading.Thread(target=_copy, args=(proc.stdout, log, echo), daemon=True)
+        copier.start()
         try:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout_s)
+            proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
             raise StageFailed(f"pretrain: training did not finish within {timeout_s}s (log: {log_path})") from None
+        finally:
+            copier.join(timeout=30)
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-25:]
         raise StageFailed(f"pretrain: torchrun exited with {proc.returncode}; log {log_path}:\n" + "\n".join(tail))
+
+
+def _copy(stream, log, echo) -> None:
+    for line in iter(stream.readline, b""):
+        log.write(line)
+        log.flush()
+        if echo is not None and line.startswith(b"[train]"):
+            echo(line.decode("utf-8", "replace").rstrip())

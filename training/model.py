@@ -1,13 +1,12 @@
 """Building the GPT-NeoX model for training, and exporting it as a Hugging Face directory."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 TORCH_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
 
-def build(a: dict, ds_config: dict):
+def build(a, ds_config: dict):
     """A fresh model from the preset, or (continued pretraining) the weights of an HF GPT-NeoX checkpoint.
 
     Under ZeRO-3 the parameters are created already partitioned (deepspeed.zero.Init), so no process ever holds
@@ -21,34 +20,34 @@ def build(a: dict, ds_config: dict):
 
     from .presets import PRESETS, hf_config
 
-    zero3 = a["zero_stage"] == 3
-    if a.get("init_from"):
-        config = GPTNeoXConfig.from_pretrained(a["init_from"])
+    zero3 = a.zero_stage == 3
+    if a.init_from:
+        config = GPTNeoXConfig.from_pretrained(a.init_from)
         _check_continuation(config, a)
         keep_alive = None
         if zero3:   # from_pretrained partitions while loading only while such an object is alive
             from transformers.integrations import HfDeepSpeedConfig
             keep_alive = HfDeepSpeedConfig(ds_config)  # noqa: F841
-        model = GPTNeoXForCausalLM.from_pretrained(a["init_from"], torch_dtype=torch.float32,
-                                                   attn_implementation=a.get("attention", "sdpa"))
+        model = GPTNeoXForCausalLM.from_pretrained(a.init_from, torch_dtype=torch.float32,
+                                                   attn_implementation=a.attention)
         model._keep_ds_config_alive = keep_alive
     else:
-        config = hf_config(PRESETS[a["preset"]], a["vocab_size"], a["bos_id"], a["eos_id"])
-        config._attn_implementation = a.get("attention", "sdpa")
+        config = hf_config(PRESETS[a.preset], a.vocab_size, a.bos_id, a.eos_id)
+        config._attn_implementation = a.attention
         ctx = deepspeed.zero.Init(config_dict_or_path=ds_config) if zero3 else contextlib.nullcontext()
         with ctx:
             model = GPTNeoXForCausalLM(config)
-    if a.get("activation_checkpointing"):
+    if a.activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
 
 
-def _check_continuation(config, a: dict) -> None:
+def _check_continuation(config, a) -> None:
     if config.model_type != "gpt_neox":
-        raise ValueError(f"init_from {a['init_from']}: a {config.model_type} model, not gpt_neox")
-    if config.vocab_size != a["vocab_size"]:
-        raise ValueError(f"init_from {a['init_from']}: vocabulary of {config.vocab_size} rows, but the tokenizer "
-                         f"pads to {a['vocab_size']}; continue with the checkpoint's own tokenizer "
+        raise ValueError(f"init_from {a.init_from}: a {config.model_type} model, not gpt_neox")
+    if config.vocab_size != a.vocab_size:
+        raise ValueError(f"init_from {a.init_from}: vocabulary of {config.vocab_size} rows, but the tokenizer "
+                         f"pads to {a.vocab_size}; continue with the checkpoint's own tokenizer "
                          "(train_tokenizer.pretrained)")
 
 
@@ -68,8 +67,9 @@ def full_state_dict(engine, zero_stage: int) -> dict | None:
     return state
 
 
-def export(state: dict, config, out: Path, tokenizer_dir: Path | None, dtype: str) -> None:
-    """A Hugging Face directory: safetensors weights, GPTNeoXConfig, generation config and the tokenizer."""
+def export(state: dict, config, out: Path, dtype: str) -> None:
+    """A Hugging Face directory: safetensors weights, GPTNeoXConfig and generation config (the pretrain stage
+    adds the tokenizer files)."""
     import torch
     from transformers import GenerationConfig
     from safetensors.torch import save_file
@@ -83,6 +83,3 @@ def export(state: dict, config, out: Path, tokenizer_dir: Path | None, dtype: st
     config.save_pretrained(str(out))
     GenerationConfig(bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
                      pad_token_id=config.eos_token_id).save_pretrained(str(out))
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json") if tokenizer_dir else ():
-        if (tokenizer_dir / name).exists():
-            shutil.copyfile(tokenizer_dir / name, out / name)

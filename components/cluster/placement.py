@@ -1,7 +1,10 @@
-"""What a stage task's pod looks like in cluster mode, described once for both orchestrators.
+"""Where each task's pod runs in cluster mode, decided once: image, resources, GPU scheduling, environment and
+secrets, service account, labels, security context, retries.
 
-The KFP adapter (dags/kfp_pipeline.py) and the Airflow adapter (dags/polyglot_ko_dag.py) turn these plain
-descriptions into their own objects; neither decides an image, a resource, a secret or a GPU setting itself.
+`placement(cfg, task)` is the whole decision for one task of the graph (contract/graph.py); the KFP adapter
+(dags/kfp_pipeline.py), the Airflow adapter (dags/polyglot_ko_cluster_dag.py) and the training-job adapter
+(training/k8s/jobs.py, from `trainer_placement`) only translate it into their own objects, and a test renders
+every task under KFP and Airflow and compares the two field by field. What a task runs (its argv) is the graph's.
 Standard library only (plus the config dataclasses): the Airflow environment imports it.
 """
 from __future__ import annotations
@@ -10,29 +13,57 @@ from dataclasses import dataclass, field
 
 from ..contract import graph
 
-# Small pods for stages that only coordinate (pretrain with a Kubernetes launcher submits and watches a TrainJob).
-COORDINATOR = graph.Resources(cpu="1", memory="2Gi", gpus=0, image="cpu")
-UID = 10001   # the images' non-root user
-ROLE_LABEL = ("polyglot-ko.org/role", "pipeline")   # what infra/ network policies select for task pods
+UID = 10001                        # the images' non-root user (images/*.Dockerfile)
+PART_OF = {"app.kubernetes.io/part-of": "polyglot-ko"}
+ROLE = "polyglot-ko.org/role"      # what infra/ network policies select: pipeline task pods, trainer pods
+SCRATCH = "/tmp"                   # the one writable path under the read-only root filesystem (an emptyDir)
+
+# Pod Security "restricted", written once for every pod this project creates.
+POD_SECURITY = {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
+                "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                      "runAsUser": UID, "runAsGroup": UID, "capabilities": {"drop": ["ALL"]},
+                      "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-@dataclass
-class Pod:
-    name: str
+@dataclass(frozen=True)
+class Task:
+    """One task of the cluster pipeline: begin, a corpus stage's shards, a stage, or finish."""
+    name: str                                  # the task id in both orchestrators
+    node: graph.StageNode | None = None        # None for begin and finish
+    shard: bool = False
+
+
+def tasks() -> list[Task]:
+    """Every task in graph order."""
+    out = [Task("begin")]
+    for node in graph.STAGES:
+        if node.sharded:
+            out.append(Task(graph.task_name(node.name, "shard"), node, shard=True))
+        out.append(Task(graph.task_name(node.name), node))
+    return out + [Task("finish")]
+
+
+@dataclass(frozen=True)
+class Placement:
+    task: str
     image: str
-    args: list[str]                                   # after the entry point `polyglot-ko`
-    env: dict[str, str] = field(default_factory=dict)
-    secret_env: dict[str, tuple[str, str]] = field(default_factory=dict)   # VAR -> (secret, key)
-    cpu: str = "2"
-    memory: str = "8Gi"
-    gpus: int = 0
-    gpu_resource: str = "nvidia.com/gpu"
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: list[dict[str, str]] = field(default_factory=list)
-    service_account: str = ""
-    namespace: str = ""
-    pull_policy: str = "IfNotPresent"
-    retries: int = 0
+    pull_policy: str
+    cpu: str
+    memory: str
+    gpus: int
+    gpu_resource: str
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, str]]
+    env: dict[str, str]
+    secret_env: dict[str, tuple[str, str]]     # VAR -> (Secret name, key)
+    service_account: str
+    namespace: str
+    labels: dict[str, str]
+    retries: int
+    pod_security: dict = field(default_factory=lambda: dict(POD_SECURITY))
+    container_security: dict = field(default_factory=lambda: dict(CONTAINER_SECURITY))
+    scratch: str = SCRATCH
 
     def resources(self) -> dict:
         amounts = {"cpu": self.cpu, "memory": self.memory}
@@ -40,70 +71,52 @@ class Pod:
             amounts[self.gpu_resource] = str(self.gpus)
         return {"requests": dict(amounts), "limits": dict(amounts)}
 
-    @staticmethod
-    def container_security() -> dict:
-        return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-                "runAsUser": UID, "runAsGroup": UID, "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"}}
+
+def _secret_env(s3_secret: str | None, mlflow_secret: str | None) -> dict[str, tuple[str, str]]:
+    out = {}
+    if s3_secret:
+        out.update({k: (s3_secret, k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    if mlflow_secret:
+        out.update({k: (mlflow_secret, k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")})
+    return out
 
 
-def resources_for(node: graph.StageNode, cfg) -> graph.Resources:
-    """A stage's resources under this config: the pretrain task only coordinates when a TrainJob trains."""
-    if node.name == "pretrain" and cfg.pretrain.launcher != "local":
-        return COORDINATOR
-    if node.name == "evaluate" and cfg.evaluate.device != "cuda":
-        return graph.Resources(cpu="4", memory="16Gi", gpus=0, image="cpu")
-    return node.resources
-
-
-def base_env(cfg) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+def placement(cfg, task: Task) -> Placement:
+    """The pod of one pipeline task under this run config."""
     c = cfg.cluster
+    res = graph.resources(task.node, cfg) if task.node else graph.COORDINATOR
+    gpu = res.gpus > 0
     env = {"MLFLOW_TRACKING_URI": c.mlflow_tracking_uri, "HOME": c.workdir, "PYTHONUNBUFFERED": "1",
            "POLYGLOT_KO_WORKDIR": c.workdir}
     if cfg.s3_endpoint_url:
         env["AWS_ENDPOINT_URL"] = cfg.s3_endpoint_url
-    secrets = {}
-    if c.s3_secret:
-        secrets.update({k: (c.s3_secret, k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
-    if c.mlflow_secret:
-        secrets.update({k: (c.mlflow_secret, k) for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")})
-    return env, secrets
+    return Placement(
+        task=task.name, image=c.cuda_image if res.image == "cuda" else c.cpu_image, pull_policy=c.image_pull_policy,
+        cpu=res.cpu, memory=res.memory, gpus=res.gpus, gpu_resource=c.gpu_resource,
+        node_selector=dict(c.gpu_node_selector) if gpu else {},
+        tolerations=[dict(t) for t in c.gpu_tolerations] if gpu else [], env=env,
+        secret_env=_secret_env(c.s3_secret, c.mlflow_secret), service_account=c.service_account,
+        namespace=c.namespace, labels={**PART_OF, "app.kubernetes.io/component": task.name, ROLE: "pipeline"},
+        retries=c.retries)
 
 
-def pod(cfg, name: str, args: list[str], res: graph.Resources) -> Pod:
-    c = cfg.cluster
-    env, secrets = base_env(cfg)
-    gpu = res.gpus > 0
-    return Pod(name=name, image=c.cuda_image if res.image == "cuda" else c.cpu_image, args=args, env=env,
-               secret_env=secrets, cpu=res.cpu, memory=res.memory, gpus=res.gpus, gpu_resource=c.gpu_resource,
-               node_selector=dict(c.gpu_node_selector) if gpu else {},
-               tolerations=[dict(t) for t in c.gpu_tolerations] if gpu else [], service_account=c.service_account,
-               namespace=c.namespace, pull_policy=c.image_pull_policy, retries=c.retries)
-
-
-def task_name(stage: str, suffix: str = "") -> str:
-    return stage.replace("-", "_") + (f"_{suffix}" if suffix else "")
-
-
-def begin_pod(cfg, config_uri: str) -> Pod:
-    return pod(cfg, "begin", ["begin", "--config", config_uri, "--workdir", cfg.cluster.workdir], COORDINATOR)
-
-
-def stage_pod(cfg, node: graph.StageNode, parent_run_id: str, inputs: dict[str, str]) -> Pod:
-    argv = graph.stage_argv(node, workdir=cfg.cluster.workdir, parent_run_id=parent_run_id, inputs=inputs)
-    return pod(cfg, task_name(node.name), argv, resources_for(node, cfg))
-
-
-def shard_pod(cfg, node: graph.StageNode, parent_run_id: str, inputs: dict[str, str], rank: str) -> Pod:
-    """One shard of a corpus stage; `rank` may be an orchestrator placeholder filled in per mapped task."""
-    argv = graph.stage_argv(node, workdir=cfg.cluster.workdir, parent_run_id=parent_run_id, inputs=inputs)
-    return pod(cfg, task_name(node.name, "shard"), argv + ["--shard", rank], resources_for(node, cfg))
-
-
-def finish_pod(cfg, parent_run_id: str, last_stage: str, last_uri: str) -> Pod:
-    args = ["finish", "--workdir", cfg.cluster.workdir, "--parent-run-id", parent_run_id,
-            "--input", f"{last_stage}={last_uri}"]
-    return pod(cfg, "finish", args, COORDINATOR)
+def trainer_placement(p, endpoint_url: str | None, mlflow_uri: str | None) -> Placement:
+    """The pod of every node of the Kubernetes training job (`p`: the PretrainConfig; its `kubernetes` section),
+    for training/k8s/jobs.py."""
+    k = p.kubernetes
+    env = {"PYTHONUNBUFFERED": "1", "DS_ACCELERATOR": p.device, "HOME": SCRATCH,
+           "TORCH_EXTENSIONS_DIR": f"{SCRATCH}/torch_extensions"}
+    if endpoint_url:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
+    if mlflow_uri and not mlflow_uri.startswith(("sqlite:", "file:", "/")):
+        env["MLFLOW_TRACKING_URI"] = mlflow_uri
+    env.update(sorted(k.env.items()))
+    return Placement(
+        task="pretrain", image=k.image, pull_policy="IfNotPresent", cpu=k.cpu, memory=k.memory,
+        gpus=p.nproc if p.device == "cuda" else 0, gpu_resource=k.gpu_resource, node_selector=dict(k.node_selector),
+        tolerations=[dict(t) for t in k.tolerations], env=env, secret_env=_secret_env(k.s3_secret, k.mlflow_secret),
+        service_account=k.service_account, namespace=k.namespace,
+        labels={**PART_OF, "app.kubernetes.io/component": "pretrain", ROLE: "trainer"}, retries=k.max_restarts)
 
 
 def world_size(cfg, node: graph.StageNode) -> int:

@@ -1,17 +1,23 @@
-"""Running one stage under the artifact contract: content address, cache, shards, publish, manifest, lineage.
+"""Running one stage under the artifact contract: inputs bound by role, content address, cache, shards, publish,
+manifest, lineage.
 
 A stage module (components/stages/<name>.py) provides either
-    run(cfg, inputs, out, ctx) -> stats
+
+    run(cfg, *, <role>: Artifact[<Kind>], ..., <need>: <type>, ..., out: Output) -> <its kind's description>
+
 or, for corpus stages, the sharding signature
-    map_shard(cfg, inputs, rank, world_size, out) -> stats      (one shard, any process or pod)
-    reduce(cfg, inputs, parts, out, ctx) -> stats               (the global step)
-and optionally `params(cfg) -> dict` (what the content address depends on; default: the config section) and
-`CODE_DEPS` (helper modules whose source counts as the stage's code).
+
+    map_shard(cfg, *, <roles>..., shard: Shard, out: Output) -> dict        one shard, any process or pod: its counts
+    reduce(cfg, *, <roles>..., parts: list[Part], out: Output) -> <description>        the global step
+
+where `cfg` is the stage's own config section, the roles are the stage graph's (contract/graph.py), and the needs
+are the few values from other sections the module names in `NEEDS = {"argument": "section.key"}`. Optionally
+`params(cfg[, *, storage]) -> dict` says what of the section the content address depends on (default: all of
+it); the needs always enter it. `bind` checks a module against the graph (roles, their kinds, the kind returned) before it runs.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import inspect
 import json
@@ -19,19 +25,22 @@ import os
 import shutil
 import subprocess
 import time
+import typing
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
-from . import graph
-from .manifest import (FileEntry, InputRef, Manifest, publish_dir, read_manifest, require_manifest,
-                        stable_hash, write_manifest)
-from .config import RunConfig, config_from_dict, config_to_dict
 from ..errors import StageFailed
+from . import graph, kinds
+from .address import address, code_version, modules_of
+from .artifact import Artifact, Output, Part, Shard
+from .config import RunConfig, config_from_dict, config_to_dict
 from .lineage import Lineage
+from .manifest import FileEntry, InputRef, Manifest, publish_dir, read_manifest, require_manifest, write_manifest
 from .storage import Storage, is_s3, join
 
 PART_MANIFEST = "part.json"
@@ -47,16 +56,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def code_hash(module) -> str:
-    """Hash of the stage's own source and its declared helpers: editing them invalidates its cache."""
-    h = hashlib.sha256()
-    for name in [module.__name__, *getattr(module, "CODE_DEPS", [])]:
-        h.update(Path(inspect.getfile(importlib.import_module(name))).read_bytes())
-    return h.hexdigest()[:16]
-
-
 @dataclass
 class Context:
+    """One pipeline run on this machine: what the runner knows; stages see only their Output."""
     cfg: RunConfig
     workdir: Path
     storage: Storage
@@ -77,61 +79,62 @@ class Context:
         return d
 
 
-class InputArtifact:
-    """An upstream artifact as a stage sees it: its manifest, and local paths to its files."""
-
-    def __init__(self, role: str, manifest: Manifest, storage: Storage, cache_dir: Path):
-        self.role, self.manifest, self.storage, self.cache_dir = role, manifest, storage, cache_dir
-
-    def path(self, name: str) -> Path:
-        if not is_s3(self.manifest.uri):
-            return Path(self.manifest.file_uri(name))
-        local = self.cache_dir / self.manifest.digest[:20] / name
-        if not local.exists():
-            self.storage.fetch(self.manifest.file_uri(name), local)
-        return local
-
-    def local_dir(self) -> Path:
-        for f in self.manifest.files:
-            self.path(f.name)
-        return Path(self.manifest.uri) if not is_s3(self.manifest.uri) else self.cache_dir / self.manifest.digest[:20]
-
-    def paths(self, prefix: str, suffix: str = "") -> list[Path]:
-        return [self.path(f.name) for f in self.manifest.files_under(prefix) if f.name.endswith(suffix)]
+# ------------------------------------------------------------------------------------ the stage's signature
 
 
-@dataclass
-class Output:
-    dir: Path                                          # write the artifact's files here
-    run_id: str | None = None                          # the stage's MLflow run (for step metrics)
-    adopted: list[FileEntry] = field(default_factory=list)  # already-published files the manifest lists
-    reports: list[Path] = field(default_factory=list)  # small files also logged to MLflow
-    stage_root: str = ""                               # <artifact_root>/<stage>: home of "@stage/" pieces
-    storage: Storage | None = None
+def _dotted(cfg: RunConfig, path: str) -> Any:
+    value: Any = cfg
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
 
 
-@dataclass
-class Part:
-    rank: int
-    uri: str
-    files: list[FileEntry]
-    stats: dict
-    _storage: Storage
-    _cache: Path
-    adopted: list[FileEntry] = field(default_factory=list)   # "@stage/" files this shard reused or made
-
-    def path(self, name: str) -> Path:
-        if not is_s3(self.uri):
-            return Path(self.uri) / name
-        local = self._cache / name
-        if not local.exists():
-            self._storage.fetch(join(self.uri, name), local)
-        return local
+def needs(module: ModuleType, cfg: RunConfig) -> dict[str, Any]:
+    return {name: _dotted(cfg, path) for name, path in getattr(module, "NEEDS", {}).items()}
 
 
-def _params(module, section) -> dict:
+def _params(module: ModuleType, section: Any, storage: Storage) -> dict:
+    """What the address depends on: `params(cfg)` if the module has one (given the run's storage if it asks
+    for it: collect reads its sources' fingerprints), else the whole config section."""
     fn = getattr(module, "params", None)
-    return fn(section) if fn else dataclasses.asdict(section)
+    if fn is None:
+        return dataclasses.asdict(section)
+    return fn(section, storage=storage) if "storage" in inspect.signature(fn).parameters else fn(section)
+
+
+def bind(node: graph.StageNode, module: ModuleType) -> None:
+    """Check a stage module against its graph node: the functions it must have, one keyword argument per input
+    role annotated with the kind the upstream stage writes, its NEEDS, and the kind it returns."""
+    problems = []
+    named = set(getattr(module, "NEEDS", {}))
+    fns = {"map_shard": {"shard", "out"}, "reduce": {"parts", "out"}} if node.sharded else {"run": {"out"}}
+    for fn_name, extra in fns.items():
+        fn = getattr(module, fn_name, None)
+        if fn is None:
+            problems.append(f"no {fn_name}()")
+            continue
+        params = list(inspect.signature(fn).parameters.values())
+        keywords = {p.name for p in params if p.kind == p.KEYWORD_ONLY}
+        expected = set(node.inputs) | named | extra
+        if not params or params[0].kind != params[0].POSITIONAL_OR_KEYWORD or keywords != expected:
+            problems.append(f"{fn_name}(cfg, *, ...) takes {sorted(keywords)}, the graph gives {sorted(expected)}")
+            continue
+        hints = typing.get_type_hints(fn)
+        for role, src in node.inputs.items():
+            want, got = graph.stage(src).kind, kinds.annotation_kind(hints.get(role))
+            if got != want:
+                problems.append(f"{fn_name}(): input {role} is annotated {hints.get(role)}, the graph gives a "
+                                f"{want} (Artifact[{want}])")
+        if fn_name != "map_shard":
+            ret = hints.get("return")
+            if getattr(ret, "KIND", None) != node.kind:
+                problems.append(f"{fn_name}() returns {ret}, the graph says it writes a {node.kind}")
+    if problems:
+        raise StageFailed(f"stage {node.name} ({module.__name__}) does not match the stage graph: "
+                          + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------------------------- accounting
 
 
 def check_accounting(stage: str, stats: dict) -> None:
@@ -155,25 +158,46 @@ def merge_counts(stats_list: list[dict]) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------------ one stage run
+
+
 class StageRun:
-    """One stage of one pipeline run: resolves inputs and the content address, then runs or reuses."""
+    """One stage of one pipeline run: binds inputs by role, computes the content address, then runs or reuses."""
 
     def __init__(self, node: graph.StageNode, ctx: Context, input_uris: dict[str, str], params: dict | None = None):
         # `params`: already computed by the driver (shard workers get them, rather than re-reading every input)
         self.node, self.ctx = node, ctx
         self.module = importlib.import_module(node.module)
+        bind(node, self.module)
         self.section = ctx.cfg.section(node.name)
         missing = set(node.inputs) - set(input_uris)
         if missing:
             raise StageFailed(f"{node.name}: missing inputs {sorted(missing)}")
-        self.inputs = {role: InputArtifact(role, require_manifest(ctx.storage, uri), ctx.storage, ctx.cache_dir())
+        self.inputs = {role: Artifact(role, require_manifest(ctx.storage, uri), ctx.storage, ctx.cache_dir())
                        for role, uri in input_uris.items() if role in node.inputs}
-        self.params = params if params is not None else _params(self.module, self.section)
-        self.code = code_hash(self.module)
-        self.key = stable_hash({"stage": node.name, "code": self.code, "params": self.params,
-                                "inputs": {r: a.manifest.digest for r, a in sorted(self.inputs.items())}})
+        for role, art in self.inputs.items():
+            want = graph.stage(node.inputs[role]).kind
+            if art.manifest.kind != want:
+                raise StageFailed(f"{node.name}: input {role} at {art.uri} is a {art.manifest.kind}, not a {want}")
+        self.needs = needs(self.module, ctx.cfg)
+        if params is None:
+            params = _params(self.module, self.section, ctx.storage)
+            if self.needs:
+                params = {**params, "needs": self.needs}
+        self.params = params
+        self.code = code_version(node.module)
+        self.key = address(node.name, self.code, self.params, {r: a.digest for r, a in self.inputs.items()})
         self.stage_root = join(ctx.artifact_root, node.name)
         self.uri = join(self.stage_root, self.key[:20])
+
+    def output(self, staging: Path, run_id: str | None = None, tracking_uri: str | None = None) -> Output:
+        ctx = self.ctx
+        return Output(dir=staging, key=self.key, storage=ctx.storage, stage_root=self.stage_root,
+                      artifact_root=ctx.artifact_root, workdir=ctx.workdir, run_id=run_id,
+                      tracking_uri=tracking_uri or (ctx.lineage.tracking_uri if ctx.lineage else None), log=ctx.log)
+
+    def _call(self, fn_name: str, out: Output, **extra) -> Any:
+        return getattr(self.module, fn_name)(self.section, **self.inputs, **self.needs, out=out, **extra)
 
     # -- shards ----------------------------------------------------------------------------------------------
     def part_uri(self, rank: int, world_size: int) -> str:
@@ -196,8 +220,8 @@ class StageRun:
             return done
         staging = self.ctx.staging(f"{self.node.name}-part{rank}")
         try:
-            out = Output(staging, stage_root=self.stage_root, storage=self.ctx.storage)
-            stats = self.module.map_shard(self.section, self.inputs, rank, world_size, out)
+            out = self.output(staging)
+            stats = self._call("map_shard", out, shard=Shard(rank, world_size))
             check_accounting(f"{self.node.name}[{rank}/{world_size}]", stats)
             uri = self.part_uri(rank, world_size)
             files = publish_dir(self.ctx.storage, staging, uri)
@@ -225,7 +249,7 @@ class StageRun:
             else:
                 manifest, hit = self._produce(run_id, max_workers), False
             if lineage:
-                lineage.record_stage(run_id, manifest, cache_hit=hit)
+                lineage.record_stage(run_id, manifest, cache_hit=hit, metrics=kinds.read(manifest).metrics())
                 lineage.end(run_id)
         except BaseException:
             if lineage and run_id:
@@ -237,19 +261,22 @@ class StageRun:
         ctx, node = self.ctx, self.node
         if ctx.force:
             ctx.storage.delete_tree(self.uri)
-        out = Output(ctx.staging(node.name), run_id=run_id, stage_root=self.stage_root, storage=ctx.storage)
+        out = self.output(ctx.staging(node.name), run_id)
         t0 = time.time()
         try:
             if node.sharded:
-                world = self.section.world_size
-                parts = self._run_shards(world, max_workers)
-                stats = self.module.reduce(self.section, self.inputs, parts, out, ctx)
-                check_accounting(node.name, stats)
-                if stats.get("records_out", 0) == 0:
-                    raise StageFailed(f"{node.name}: no valid records left (in: {stats.get('records_in', 0)}, "
-                                      f"dropped: {stats.get('dropped')}, quarantined: {stats.get('quarantined')})")
+                parts = self._run_shards(self.section.world_size, max_workers)
+                info = self._call("reduce", out, parts=parts)
             else:
-                stats = self.module.run(self.section, self.inputs, out, ctx)
+                info = self._call("run", out)
+            if not isinstance(info, kinds.of(node.kind)):
+                raise StageFailed(f"{node.name}: returned {type(info).__name__}, not a {node.kind} description")
+            stats = info.to_stats()
+            if isinstance(info, kinds.Accounted):
+                check_accounting(node.name, stats)
+                if info.records_out == 0:
+                    raise StageFailed(f"{node.name}: no valid records left (in: {info.records_in}, dropped: "
+                                      f"{info.dropped}, quarantined: {info.quarantined})")
             stats["seconds"] = round(time.time() - t0, 3)
             if ctx.lineage and run_id:
                 for report in out.reports:   # before publishing moves them away
@@ -257,10 +284,10 @@ class StageRun:
             files = out.adopted + publish_dir(ctx.storage, out.dir, self.uri)
             manifest = Manifest(
                 kind=node.kind, stage=node.name, key=self.key, uri=self.uri,
-                inputs=[InputRef(role=r, kind=a.manifest.kind, uri=a.manifest.uri, digest=a.manifest.digest,
+                inputs=[InputRef(role=r, kind=a.manifest.kind, uri=a.uri, digest=a.digest,
                                  mlflow_run_id=a.manifest.mlflow_run_id) for r, a in sorted(self.inputs.items())],
                 params=self.params, files=files, stats=stats,
-                code_version={"stage": self.code, "git": git_commit(),
+                code_version={"stage": self.code, "modules": modules_of(node.module), "git": git_commit(),
                               "package": importlib.import_module("components").__version__},
                 mlflow_run_id=run_id)
             manifest = write_manifest(ctx.storage, manifest)
@@ -300,8 +327,7 @@ class _ShardSpec:
     @classmethod
     def of(cls, sr: StageRun) -> "_ShardSpec":
         return cls(sr.node.name, config_to_dict(sr.ctx.cfg), str(sr.ctx.workdir), sr.ctx.artifact_root,
-                   sr.ctx.storage.endpoint_url, {r: a.manifest.uri for r, a in sr.inputs.items()}, sr.ctx.force,
-                   sr.params)
+                   sr.ctx.storage.endpoint_url, {r: a.uri for r, a in sr.inputs.items()}, sr.ctx.force, sr.params)
 
 
 def _shard_worker(args) -> int:
@@ -310,4 +336,3 @@ def _shard_worker(args) -> int:
                   storage=Storage(spec.endpoint_url), artifact_root=spec.artifact_root, force=spec.force)
     StageRun(graph.stage(spec.stage), ctx, spec.inputs, spec.params).run_shard(rank, world)
     return rank
-

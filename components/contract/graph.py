@@ -16,6 +16,10 @@ class Resources:
     image: str = "cpu"   # images/<image>.Dockerfile
 
 
+# Tasks that only coordinate: begin, finish, and pretrain when a Kubernetes training job does the training.
+COORDINATOR = Resources(cpu="1", memory="2Gi", gpus=0, image="cpu")
+
+
 @dataclass(frozen=True)
 class StageNode:
     name: str                                  # CLI and MLflow name: `polyglot-ko stage NAME`
@@ -23,6 +27,8 @@ class StageNode:
     inputs: dict[str, str] = field(default_factory=dict)   # role -> upstream stage name
     sharded: bool = False                      # corpus stage: (rank, world_size) map + reduce
     resources: Resources = field(default_factory=Resources)
+    # A config setting that changes what the stage's pod needs: (dotted key, {value: resources for that value}).
+    resources_by: tuple[str, dict[str, Resources]] | None = None
 
     @property
     def module(self) -> str:
@@ -34,10 +40,13 @@ STAGES: tuple[StageNode, ...] = (
     StageNode("curate", "CuratedCorpus", {"raw": "collect"}, sharded=True),
     StageNode("train-tokenizer", "Tokenizer", {"corpus": "curate"}),
     StageNode("tokenize", "TokenizedDataset", {"corpus": "curate", "tokenizer": "train-tokenizer"}),
+    # with a Kubernetes launcher the task only submits and watches the training job
     StageNode("pretrain", "TrainedModel", {"dataset": "tokenize", "tokenizer": "train-tokenizer"},
-              resources=Resources(cpu="8", memory="64Gi", gpus=8, image="cuda")),
+              resources=Resources(cpu="8", memory="64Gi", gpus=8, image="cuda"),
+              resources_by=("pretrain.launcher", {"trainjob": COORDINATOR, "pytorchjob": COORDINATOR})),
     StageNode("evaluate", "EvalReport", {"model": "pretrain", "dataset": "tokenize"},
-              resources=Resources(cpu="4", memory="32Gi", gpus=1, image="cuda")),
+              resources=Resources(cpu="4", memory="32Gi", gpus=1, image="cuda"),
+              resources_by=("evaluate.device", {"cpu": Resources(cpu="4", memory="16Gi", gpus=0, image="cpu")})),
     StageNode("register", "RegisteredModel", {"model": "pretrain", "report": "evaluate"}),
 )
 
@@ -59,13 +68,46 @@ def select(start: str | None = None, until: str | None = None) -> list[StageNode
     return list(STAGES[lo:hi + 1])
 
 
-def stage_argv(node: StageNode, *, workdir: str, parent_run_id: str, inputs: dict[str, str]) -> list[str]:
-    """Arguments of `polyglot-ko stage ...` for one stage: what every container and bash task runs.
+def resources(node: StageNode, cfg) -> Resources:
+    """What the stage's task needs under a run config (`cfg`: a RunConfig)."""
+    if node.resources_by:
+        key, choices = node.resources_by
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        return choices.get(value, node.resources)
+    return node.resources
 
-    The stage reads the configuration `begin` froze for `parent_run_id`, and prints its output manifest's URI as
-    the last line of stdout.
-    """
+
+def task_name(stage: str, suffix: str = "") -> str:
+    """The task id of a stage (or of its shards) in both orchestrators."""
+    return stage.replace("-", "_") + (f"_{suffix}" if suffix else "")
+
+
+# The argument lists of `polyglot-ko ...` that every task runs: in a container, a bash task, or a pod.
+
+
+def begin_argv(*, config: str, workdir: str) -> list[str]:
+    """Start the pipeline run; prints the MLflow parent run id as the last line of stdout."""
+    return ["begin", "--config", config, "--workdir", workdir]
+
+
+def stage_argv(node: StageNode, *, workdir: str, parent_run_id: str, inputs: dict[str, str]) -> list[str]:
+    """One stage. It reads the configuration `begin` froze for `parent_run_id`, and prints its output manifest's
+    URI as the last line of stdout."""
     argv = ["stage", node.name, "--workdir", workdir, "--parent-run-id", parent_run_id]
     for role in node.inputs:
         argv += ["--input", f"{role}={inputs[role]}"]
     return argv
+
+
+def shard_argv(node: StageNode, rank: int | str, *, workdir: str, parent_run_id: str,
+               inputs: dict[str, str]) -> list[str]:
+    """One shard of a corpus stage (`rank` may be an orchestrator's placeholder); prints the part's URI."""
+    return stage_argv(node, workdir=workdir, parent_run_id=parent_run_id, inputs=inputs) + ["--shard", str(rank)]
+
+
+def finish_argv(*, workdir: str, parent_run_id: str, last_uri: str) -> list[str]:
+    """End the pipeline run from the last stage's artifact (its ancestry names every other); prints the summary."""
+    return ["finish", "--workdir", workdir, "--parent-run-id", parent_run_id, "--input",
+            f"{STAGES[-1].name}={last_uri}"]

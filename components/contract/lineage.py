@@ -34,7 +34,7 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _set_process_uri(uri: str) -> None:
+def set_process_uri(uri: str) -> None:
     """Point MLflow's fluent API (used to log and load models) at `uri` for this process only.
 
     mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, which would make every later run in this process,
@@ -63,7 +63,7 @@ class Lineage:
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri
-        _set_process_uri(tracking_uri)
+        set_process_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
@@ -140,7 +140,8 @@ class Lineage:
     def log_file(self, run_id: str, path: Path, artifact_dir: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_dir)
 
-    def record_stage(self, run_id: str, manifest: Manifest, cache_hit: bool) -> None:
+    def record_stage(self, run_id: str, manifest: Manifest, cache_hit: bool, metrics: dict[str, float]) -> None:
+        """Tags leading to the artifact, its inputs as datasets, its params, and `metrics` (what its kind shows)."""
         self.set_tags(run_id, {
             "artifact.kind": manifest.kind, "artifact.uri": manifest.uri, "artifact.digest": manifest.digest,
             "artifact.key": manifest.key, "cache_hit": str(cache_hit).lower(),
@@ -150,5 +151,5 @@ class Lineage:
         })
         self.log_inputs(run_id, manifest.inputs)
         self.log_params(run_id, manifest.params)
-        self.log_metrics(run_id, {**manifest.stats, "cache_hit": int(cache_hit)})
+        self.log_metrics(run_id, {**metrics, "cache_hit": int(cache_hit)})
         self.log_text(run_id, manifest.to_json(), "manifest.json")

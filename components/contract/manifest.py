@@ -12,9 +12,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import StageFailed, UserError
+from .address import stable_hash
 from .storage import Storage, join
 
 MANIFEST = "manifest.json"
@@ -28,11 +28,6 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
-
-
-def stable_hash(obj: Any) -> str:
-    """sha256 of a JSON-able object with sorted keys: the same value always gives the same hash."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 @dataclass
@@ -151,3 +146,16 @@ def verify(storage: Storage, manifest: Manifest, workdir: Path | None = None) ->
     if content_digest(manifest.kind, manifest.files) != manifest.digest:
         problems.append("digest does not match the listed files")
     return problems
+
+
+def ancestry(storage: Storage, manifests: list[Manifest]) -> dict[str, Manifest]:
+    """The given artifacts and every artifact they descend from, by stage name (each read once)."""
+    out: dict[str, Manifest] = {}
+    todo = list(manifests)
+    while todo:
+        m = todo.pop()
+        if m.stage in out:
+            continue
+        out[m.stage] = m
+        todo += [require_manifest(storage, ref.uri) for ref in m.inputs if ref.kind and ref.uri]
+    return out

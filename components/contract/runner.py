@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 from . import graph
-from .manifest import Manifest, require_manifest
+from .manifest import Manifest, ancestry, require_manifest
 from .config import RunConfig, config_to_dict, dump_config, load_config
 from ..errors import UserError
 from .lineage import Lineage, tracking_uri_for
 from .execution import Context, StageRun, git_commit
+from .summary import summarize
 from .storage import Storage, is_s3
 
 
@@ -112,60 +113,13 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     summary = summarize(manifests)
     lineage.log_text(parent_run_id, json.dumps(summary, ensure_ascii=False, indent=2), "summary.json")
     lineage.end(parent_run_id, status)
-    return summary
-
-
-def latest_summary(workdir: Path) -> dict:
-    """The summary of the newest finished pipeline run in a workdir (what an orchestrated run left)."""
-    runs = sorted((workdir / "runs").glob("*.yaml"), key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise UserError(f"no pipeline runs in {workdir}")
-    run_id = runs[-1].stem
-    cfg = load_config(runs[-1])
-    lineage = make_lineage(cfg, workdir)
-    path = lineage.client.download_artifacts(run_id, "summary.json", str(workdir / "runs"))
-    summary = json.loads(Path(path).read_text())
-    summary.update(parent_run_id=run_id, tracking_uri=lineage.tracking_uri)
-    return summary
+    return {**summary, "parent_run_id": parent_run_id, "tracking_uri": lineage.tracking_uri}
 
 
 def with_upstream(storage: Storage, manifests: dict[str, Manifest]) -> dict[str, Manifest]:
     """Add every artifact the given ones descend from (orchestrators pass only the last stage's URI)."""
-    out = dict(manifests)
-    todo = list(manifests.values())
-    while todo:
-        for ref in todo.pop().inputs:
-            m = require_manifest(storage, ref.uri)
-            if m.stage not in out:
-                out[m.stage] = m
-                todo.append(m)
-    return {n.name: out[n.name] for n in graph.STAGES if n.name in out}
-
-
-def summarize(manifests: dict[str, Manifest]) -> dict:
-    s: dict = {"stages": {n: {"digest": m.digest[:12], "uri": m.uri, "seconds": m.stats.get("seconds")}
-                          for n, m in manifests.items()}}
-    if "curate" in manifests:
-        st = manifests["curate"].stats
-        s["records"] = {"in": st.get("records_in"), "kept": st.get("records_out"), "dropped": st.get("dropped"),
-                        "quarantined": st.get("quarantined")}
-    if "tokenize" in manifests:
-        st = manifests["tokenize"].stats
-        s["tokens"] = {"train": st.get("train", {}).get("tokens"), "validation": st.get("validation", {}).get("tokens")}
-    if "pretrain" in manifests:
-        s["final_loss"] = manifests["pretrain"].stats.get("final_loss")
-    if "evaluate" in manifests:
-        st = manifests["evaluate"].stats
-        s["kobest"] = st.get("kobest", {})
-        s["kobest_shots"] = st.get("kobest_shots", 0)
-        s["perplexity"] = st.get("validation_perplexity")
-    if "register" in manifests:
-        st = manifests["register"].stats
-        s["model_uri"] = st.get("model_uri")
-        s["aliases"] = st.get("aliases")
-        s["reason"] = st.get("reason")
-        s["generation"] = st.get("generation")
-    return s
+    found = ancestry(storage, list(manifests.values()))
+    return {n.name: found[n.name] for n in graph.STAGES if n.name in found}
 
 
 def run_pipeline(config_path: str, workdir: Path, overrides: list[str] | None = None, start: str | None = None,
@@ -219,10 +173,19 @@ def _run_pipeline(cfg: RunConfig, config_path: str, workdir: Path, start: str | 
         if status == "FAILED":
             lineage.end(run_id, "FAILED")
     summary = finish(workdir, run_id, results)
-    summary["parent_run_id"] = run_id
     summary["timings"] = timings
-    summary["tracking_uri"] = lineage.tracking_uri
     return summary
+
+
+def cached_inputs(cfg: RunConfig, workdir: Path, stage_name: str) -> dict[str, str]:
+    """role -> URI of the artifacts `stage_name` reads under this config, which must already exist."""
+    results: dict[str, str] = {}
+    return {role: _cached_uri(src, cfg, workdir, results) for role, src in graph.stage(stage_name).inputs.items()}
+
+
+def stage_run(cfg: RunConfig, workdir: Path, stage_name: str, inputs: dict[str, str]) -> StageRun:
+    """The stage as a pipeline run would execute it (its address, its output's locations), without running it."""
+    return StageRun(graph.stage(stage_name), make_context(cfg, workdir, None), inputs)
 
 
 def _cached_uri(stage_name: str, cfg: RunConfig, workdir: Path, results: dict[str, str]) -> str:
@@ -235,5 +198,6 @@ def _cached_uri(stage_name: str, cfg: RunConfig, workdir: Path, results: dict[st
         inputs[role] = results[src]
     sr = StageRun(node, make_context(cfg, workdir, None), inputs)
     if sr.existing() is None:
-        raise UserError(f"--from: upstream stage {stage_name} has no artifact for this config; run it first")
+        raise UserError(f"upstream stage {stage_name} has no artifact for this config yet; run the pipeline "
+                        f"--until {stage_name} first")
     return sr.uri

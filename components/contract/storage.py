@@ -107,6 +107,13 @@ class Storage:
                 raise
         return Path(uri).exists()
 
+    def etag(self, uri: str) -> str:
+        """An object's ETag (S3 only): what identifies its content without reading it."""
+        bucket, key = _split_s3(uri)
+        head = _retrying(f"reading the ETag of {uri}", self.endpoint_url,
+                         lambda: self._s3().head_object(Bucket=bucket, Key=key))
+        return head["ETag"].strip('"')
+
     def read_bytes(self, uri: str) -> bytes:
         if is_s3(uri):
             bucket, key = _split_s3(uri)

@@ -1,11 +1,37 @@
-"""The end-of-run summary printed by `polyglot-ko run`."""
+"""The end-of-run summary: what `finish` records on the parent run and `polyglot-ko run` prints."""
 from __future__ import annotations
 
+import dataclasses
 import typing
 
+from . import kinds
 from .config import KobestTask
 
 TASKS: tuple[str, ...] = typing.get_args(KobestTask)
+
+
+def summarize(manifests: dict) -> dict:
+    """stage -> Manifest (the run's artifacts, in graph order) -> the summary's plain data."""
+    info = {stage: kinds.read(m) for stage, m in manifests.items()}
+    s: dict = {"stages": {n: {"digest": m.digest[:12], "uri": m.uri, "seconds": m.stats.get("seconds")}
+                          for n, m in manifests.items()}}
+    if "curate" in info:
+        c: kinds.CuratedCorpus = info["curate"]
+        s["records"] = {"in": c.records_in, "kept": c.records_out, "dropped": c.dropped,
+                        "quarantined": c.quarantined}
+    if "tokenize" in info:
+        t: kinds.TokenizedDataset = info["tokenize"]
+        s["tokens"] = {"train": t.train.tokens, "validation": t.validation.tokens}
+    if "pretrain" in info:
+        s["final_loss"] = info["pretrain"].final_loss
+    if "evaluate" in info:
+        e: kinds.EvalReport = info["evaluate"]
+        s.update(kobest=e.headline, kobest_shots=e.shots[0], perplexity=e.validation_perplexity)
+    if "register" in info:
+        r: kinds.RegisteredModel = info["register"]
+        s.update(model_uri=r.model_uri, aliases=r.aliases, reason=r.reason,
+                 generation=dataclasses.asdict(r.generation))
+    return s
 
 
 def kobest_table(kobest: dict) -> list[str]:

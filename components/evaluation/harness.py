@@ -22,6 +22,9 @@ from ..errors import UserError
 from .kobest import write_jsonl, write_tasks
 
 FEWSHOT_SEED = 42   # Polyglot-Ko drew few-shot examples with random.Random(42)
+# Generations are greedy with this repetition penalty everywhere (evaluation reports, the registry's check), so two
+# versions can be compared line by line.
+GREEDY = {"do_sample": False, "repetition_penalty": 1.3}
 
 
 def check(cfg: EvaluateConfig) -> None:
@@ -99,7 +102,7 @@ def generate(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[d
     for p in prompts:
         ids = tok(p, return_tensors="pt").input_ids
         with torch.no_grad():
-            gen = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.3,
+            gen = model.generate(ids, max_new_tokens=max_new_tokens, **GREEDY,
                                  pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
         out.append({"prompt": p, "text": tok.decode(gen[0, ids.size(1):], skip_special_tokens=True)})
     return out

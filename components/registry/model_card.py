@@ -1,7 +1,10 @@
-"""The model card: a Hugging Face README (YAML front matter + markdown) built from the manifests of every
-upstream artifact, so what it says about data, cleaning, tokenizer, shape and budget is what actually ran."""
+"""The model card: a Hugging Face README (YAML front matter + markdown) built from the typed descriptions of every
+upstream artifact, so what it says about data, cleaning, tokenizer, shape and budget is what actually ran, and it
+claims no cleaning step that was not configured."""
 from __future__ import annotations
 
+from ..contract import kinds
+from ..evaluation.harness import FEWSHOT_SEED
 from ..evaluation.published import markdown_table
 
 
@@ -9,53 +12,88 @@ def _n(x) -> str:
     return f"{x:,}" if isinstance(x, (int, float)) else "?"
 
 
-def build(model_name: str, manifests: dict, metrics: dict, lineage_map: dict, shape: dict) -> str:
-    """manifests: stage -> Manifest for the upstream artifacts that exist (collect ... pretrain)."""
-    col = manifests.get("collect")
-    cur = manifests.get("curate")
-    tokz = manifests.get("train-tokenizer")
-    toks = manifests.get("tokenize")
-    model = manifests["pretrain"]
-    licences = sorted({s.get("license", "unknown") for s in (col.params.get("sources", []) if col else [])})
+def policy(c: kinds.Cleaning) -> str:
+    """What the configured cleaning chain and deduplication did, in words; nothing that did not run."""
+    steps = set(c.steps)
+    done = []
+    if steps & {"empty", "empty_after_clean"}:
+        done.append("empty documents dropped")
+    if "nfc" in steps:
+        done.append("Unicode NFC normalisation")
+    if "html" in steps:
+        done.append("HTML markup removed")
+    if "url" in steps:
+        done.append({"remove": "URLs removed", "mask": "URLs replaced by `<|url|>`", "keep": "URLs kept"}[c.url])
+    if "repeated_chars" in steps:
+        done.append(f"characters repeated more than {c.max_repeat} times collapsed (digits never)")
+    if "pii" in steps:
+        done.append("phone numbers, resident registration numbers and bank account numbers replaced by `<|tel|>`, "
+                    "`<|rrn|>`, `<|acc|>` before tokenization (e-mail addresses masked too)")
+    if "whitespace" in steps:
+        done.append("whitespace normalised")
+    if steps & {"min_chars", "max_chars"}:
+        done.append("documents outside the length bounds dropped")
+    if "hangul_ratio" in steps:
+        done.append("documents with too little Hangul dropped")
+    if "gopher" in steps:
+        done.append("Gopher-style quality filters")
+    if c.exact_dedup:
+        done.append("exact duplicate documents removed")
+    if c.near_dedup:
+        done.append(f"near-duplicate documents removed (MinHash, estimated Jaccard above {c.minhash_threshold})")
+    text = "; ".join(done) + "." if done else "No cleaning step ran."
+    missing = []
+    if "pii" not in steps:
+        missing.append("PII was not masked (the `pii` step was not configured)")
+    if not (c.exact_dedup or c.near_dedup):
+        missing.append("documents were not deduplicated")
+    return text[0].upper() + text[1:] + (" " + "; ".join(missing) + "." if missing else "")
+
+
+def build(model_name: str, manifests: dict, lineage_map: dict, shape: dict) -> str:
+    """manifests: stage -> Manifest of the upstream artifacts (collect ... evaluate); pretrain and evaluate must
+    be among them."""
+    info = {stage: kinds.read(m) for stage, m in manifests.items()}
+    col: kinds.RawCorpus | None = info.get("collect")
+    cur: kinds.CuratedCorpus | None = info.get("curate")
+    tokz: kinds.Tokenizer | None = info.get("train-tokenizer")
+    toks: kinds.TokenizedDataset | None = info.get("tokenize")
+    model: kinds.TrainedModel = info["pretrain"]
+    report: kinds.EvalReport = info["evaluate"]
+    licences = sorted({s.license for s in col.sources.values()}) if col else []
 
     sources = ["| source | licence | records collected | characters |", "|---|---|---|---|"]
-    for s in col.params.get("sources", []) if col else []:
-        st = col.stats.get("sources", {}).get(s["name"], {})
-        sources.append(f"| {s['name']} | {s.get('license', 'unknown')} | {_n(st.get('records'))} | "
-                       f"{_n(st.get('chars'))} |")
+    for name, s in (col.sources.items() if col else []):
+        sources.append(f"| {name} | {s.license} | {_n(s.records)} | {_n(s.chars)} |")
     if cur:
-        st = cur.stats
-        dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(st.get("dropped", {}).items(), key=lambda kv: -kv[1]))
-        pii = ", ".join(f"{k} {v:,}" for k, v in sorted(st.get("pii", {}).items())) or "none found"
-        curation = (f"{_n(st.get('records_in'))} records in, {_n(st.get('records_out'))} kept "
-                    f"({_n(st.get('chars_out'))} characters). Dropped: {dropped or 'none'}. "
-                    f"Quarantined (unreadable input): {sum(st.get('quarantined', {}).values()):,}. "
-                    f"PII masked: {pii}. Steps, in order: {', '.join(cur.params.get('steps', []))}.")
+        dropped = ", ".join(f"{k} {v:,}" for k, v in sorted(cur.dropped.items(), key=lambda kv: -kv[1]))
+        pii = ", ".join(f"{k} {v:,}" for k, v in sorted(cur.pii.items())) or "none found"
+        curation = (f"{policy(cur.cleaning)} {_n(cur.records_in)} records in, {_n(cur.records_out)} kept "
+                    f"({_n(cur.chars_out)} characters). Dropped: {dropped or 'none'}. "
+                    f"Quarantined (unreadable input): {sum(cur.quarantined.values()):,}. "
+                    + (f"PII masked: {pii}. " if "pii" in cur.cleaning.steps else "")
+                    + f"Steps, in order: {', '.join(cur.cleaning.steps)}.")
     else:
         curation = "Not recorded."
     if tokz:
-        q = tokz.stats.get("quality", {})
-        tokenizer = (f"Byte-level BPE, {tokz.stats.get('learned_vocab', '?'):,} learned tokens "
-                     f"({tokz.params.get('morphemes', 'none')} morpheme boundaries), ids 0-3 `<pad>` `<eos>` "
+        how = "given, not trained here" if tokz.morphemes == "given" else f"{tokz.morphemes} morpheme boundaries"
+        tokenizer = (f"Byte-level BPE, {tokz.learned_vocab:,} learned tokens ({how}), ids 0-3 `<pad>` `<eos>` "
                      f"`<|endoftext|>` `<|sep|>`, PII tokens `<|acc|>` `<|tel|>` `<|rrn|>`; "
-                     f"{tokz.stats.get('vocab_size', 0):,} entries, embedding padded to "
-                     f"{tokz.stats.get('padded_vocab', 0):,}. {q.get('tokens_per_char', float('nan')):.3f} tokens per "
-                     f"character on held-out documents.")
+                     f"{tokz.vocab_size:,} entries, embedding padded to {tokz.padded_vocab:,}. "
+                     f"{tokz.quality.tokens_per_char:.3f} tokens per character on held-out documents.")
     else:
         tokenizer = "Not recorded."
-    tokens = toks.stats.get("train", {}).get("tokens") if toks else None
-    mp, ms = model.params, model.stats
-    budget = (f"{_n(ms.get('steps'))} steps x {_n(ms.get('tokens_per_step'))} tokens = {_n(ms.get('tokens_seen'))} "
-              f"tokens seen ({_n(tokens)} training tokens available); {ms.get('world_size')} processes "
-              f"({mp.get('device')}), DeepSpeed ZeRO-{mp.get('zero_stage')}, {mp.get('precision')}, AdamW lr "
-              f"{mp.get('lr')} -> {mp.get('min_lr')} (cosine, {mp.get('warmup_steps')} warmup steps), sequence "
-              f"{mp.get('seq_length')}; final training loss {ms.get('final_loss', float('nan')):.4f}"
-              + (f"; continued from `{mp['init_from']}`" if mp.get("init_from") else "") + ".")
-    tables = []
-    for shots, tasks in metrics["kobest"].items():
-        tables.append(markdown_table(model_name, {t: r["f1"] for t, r in tasks.items()}, int(shots)))
-    scope = f"the first {metrics['limit']} test examples per task" if metrics.get("limit") else "the full test sets"
-    ppl = metrics.get("validation_perplexity")
+    tokens = toks.train.tokens if toks else None
+    m = model
+    budget = (f"{_n(m.steps)} steps x {_n(m.tokens_per_step)} tokens = {_n(m.tokens_seen)} tokens seen "
+              f"({_n(tokens)} training tokens available); {m.world_size} processes ({m.device}), DeepSpeed "
+              f"ZeRO-{m.zero_stage}, {m.precision}, AdamW lr {m.lr} -> {m.min_lr} (cosine, {m.warmup_steps} warmup "
+              f"steps), sequence {m.seq_length}; final training loss {m.final_loss:.4f}"
+              + (f"; continued from `{m.init_from}`" if m.init_from else "") + ".")
+    tables = [markdown_table(model_name, {t: r["f1"] for t, r in tasks.items()}, int(shots))
+              for shots, tasks in report.kobest.items()]
+    scope = f"the first {report.limit} test examples per task" if report.limit else "the full test sets"
+    ppl = report.validation_perplexity
     lineage = "\n".join(f"| {s} | {i['kind']} | `{i['digest'][:16]}` | `{i['run_id']}` | {i['uri']} |"
                         for s, i in sorted(lineage_map.items()))
     # The most restrictive source licence applies to the weights; HF's identifiers where we know one.
@@ -65,6 +103,7 @@ def build(model_name: str, manifests: dict, metrics: dict, lineage_map: dict, sh
         licence = "cc0-1.0"
     else:
         licence = "other"
+    masked = cur is not None and "pii" in cur.cleaning.steps
     return f"""---
 language: ko
 license: {licence}
@@ -76,7 +115,7 @@ tags: [gpt-neox, polyglot-ko, korean]
 
 A Korean GPT-NeoX causal language model built by the Polyglot-Ko pipeline: {shape.get('layers')} layers,
 hidden size {shape.get('hidden')}, {shape.get('heads')} heads, FFN {shape.get('ffn')}, rotary fraction
-{shape.get('rotary_pct')}, {_n(ms.get('parameters'))} parameters (preset `{mp.get('preset')}`).
+{shape.get('rotary_pct')}, {_n(m.parameters)} parameters (preset `{m.preset}`).
 
 ## Training data
 {chr(10).join(sources)}
@@ -84,10 +123,7 @@ hidden size {shape.get('hidden')}, {shape.get('heads')} heads, FFN {shape.get('f
 Licences of the sources: {', '.join(licences) or 'unknown'}.
 
 ## Cleaning and PII policy
-Polyglot-Ko's rules: empty documents dropped, characters repeated more than {cur.params.get('max_repeat', 2) if cur else 2}
-times collapsed (digits never), HTML removed, whitespace normalised; phone numbers, resident registration numbers
-and bank account numbers replaced by `<|tel|>`, `<|rrn|>`, `<|acc|>` before tokenization (e-mail addresses masked
-too); exact and near-duplicate documents removed; Gopher-style quality filters. {curation}
+{curation}
 
 ## Tokenizer
 {tokenizer}
@@ -97,7 +133,7 @@ too); exact and near-duplicate documents removed; Gopher-style quality filters. 
 
 ## Evaluation (KoBEST)
 Macro-F1 on {scope}, through lm-evaluation-harness's `kobest` tasks (log-likelihood, few-shot examples from train
-with seed {metrics.get('fewshot_seed', 42)}); the published Polyglot-Ko and peer models' rows for comparison.
+with seed {FEWSHOT_SEED}); the published Polyglot-Ko and peer models' rows for comparison.
 
 {chr(10).join(tables)}
 {f'Validation perplexity: {ppl:.2f}.' if ppl is not None else ''}
@@ -108,10 +144,12 @@ with seed {metrics.get('fewshot_seed', 42)}); the published Polyglot-Ko and peer
 {lineage}
 
 ## Limitations
-The model reproduces the biases, errors and harmful content of its training text; PII masking is rule-based and
-will miss some personal data. KoBEST measures narrow skills; scores near chance (about 0.33-0.5 macro-F1) mean
-the model has not learned the task. Not instruction-tuned: it continues text and does not follow instructions.
-Check the scores above before any use; the demo configuration trains a model only for testing the pipeline.
+The model reproduces the biases, errors and harmful content of its training text; {
+    'PII masking is rule-based and will miss some personal data' if masked else
+    'personal data in the training text was not masked'}. KoBEST measures narrow skills; scores near chance (about
+0.33-0.5 macro-F1) mean the model has not learned the task. Not instruction-tuned: it continues text and does not
+follow instructions. Check the scores above before any use; the demo configuration trains a model only for testing
+the pipeline.
 
 ## Licence
 Weights: {licence} (the most restrictive licence among the training sources applies: {', '.join(licences) or 'unknown'}).

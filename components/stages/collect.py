@@ -1,8 +1,8 @@
 """collect: the configured sources -> RawCorpus, Parquet shards of {id, text, source, meta}.
 
 Incremental: every input file is collected into a segment addressed by (source settings, file checksum, reader
-code), under <artifact_root>/collect/segments/. A RawCorpus lists the segments of the files its sources hold now,
-so a scheduled run only reads new or changed files, and the corpus is the union. Files go to shards round-robin
+code), under <artifact_root>/collect/segments/<source>/<file>/<key>/. A RawCorpus lists the segments of the files
+its sources hold now, so a scheduled run only reads new or changed files, and the corpus is the union. Files go to shards round-robin
 in sorted order, so any (rank, world_size) split covers each file once.
 
 Bad input (broken JSON, invalid UTF-8 or CP949, NUL bytes, binary files, truncated archives, wrong Parquet schema,
@@ -14,29 +14,28 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
-import sys
 from functools import lru_cache
 from pathlib import Path
 
-from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir, sha256_file, stable_hash
+from ..contract.address import code_version, stable_hash
+from ..contract.artifact import Output, Part, Shard
 from ..contract.config import CollectConfig, Source
+from ..contract.execution import merge_counts
+from ..contract.kinds import CollectedSource, RawCorpus
+from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir, sha256_file
+from ..contract.storage import Storage, is_s3, join
+from ..corpus.readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
 from ..corpus.records import QUARANTINE_SCHEMA, ShardWriter
 from ..errors import UserError
-from ..corpus.readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
-from ..contract.execution import code_hash, merge_counts
-from ..contract.storage import Storage, _client, _retrying, _split_s3, is_s3, join
-
-CODE_DEPS = ["components.corpus.records", "components.corpus.readers", "components.corpus.html_text"]
 _EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
         (".html", "html"), (".htm", "html"), (".warc", "warc"))
 SEGMENT = "segment.json"
 
 
-def list_files(source: Source) -> list[str]:
+def list_files(source: Source, st: Storage) -> list[str]:
     """Every file a source names: a file, a directory (recursively), a glob, or an s3:// prefix."""
     uri = source.uri
     if is_s3(uri):
-        st = Storage()
         single = not uri.endswith("/") and st.exists(uri)
         files = [uri] if single else [f"{uri.rstrip('/')}/{n}" for n in st.list_files(uri) if not n.endswith("/")]
     else:
@@ -63,12 +62,9 @@ def file_format(source: Source, path: str) -> str:
     raise UserError(f"collect: source {source.name!r}: cannot tell the format of {path} (set format:)")
 
 
-def _fingerprint(path: str) -> str:
+def _fingerprint(path: str, storage: Storage) -> str:
     if is_s3(path):
-        bucket, key = _split_s3(path)
-        head = _retrying(f"reading the ETag of {path}", None,
-                         lambda: _client(None).head_object(Bucket=bucket, Key=key))
-        return "etag:" + head["ETag"].strip('"')
+        return "etag:" + storage.etag(path)
     st = Path(path).stat()
     return _file_sha(path, st.st_size, st.st_mtime_ns)
 
@@ -94,12 +90,13 @@ def _source_settings(s: Source, cfg: CollectConfig) -> dict:
     return d
 
 
-def params(cfg: CollectConfig) -> dict:
+def params(cfg: CollectConfig, *, storage: Storage) -> dict:
     # The address depends on what the files hold, not on where this checkout put them.
     names = [s.name for s in cfg.sources]
     if len(set(names)) != len(names):
         raise UserError(f"collect.sources: names must be unique, got {names}")
-    sources = [{**_source_settings(s, cfg), "files": [[_relative(s, f), _fingerprint(f)] for f in list_files(s)]}
+    sources = [{**_source_settings(s, cfg), "files": [[_relative(s, f), _fingerprint(f, storage)]
+                                                      for f in list_files(s, storage)]}
                for s in cfg.sources]
     return {"sources": sources, "world_size": cfg.world_size, "records_per_file": cfg.records_per_file}
 
@@ -119,9 +116,8 @@ def _records(source: Source, path: Path, loc: str, cfg: CollectConfig):
     return read_parquet(path, loc, source.text_field)
 
 
-def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, staging: Path) -> dict:
+def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, staging: Path, storage: Storage) -> dict:
     """One file -> raw-*.parquet (+ quarantine-*.parquet) in `staging`; returns its stats."""
-    storage = Storage()
     local = storage.fetch(path, staging / ".fetch" / Path(path).name) if is_s3(path) else Path(path)
     # pages and archives yield their extracted text as "text"; other formats name the field in the config
     field = "text" if file_format(source, path) in ("html", "warc") else source.text_field
@@ -168,16 +164,18 @@ def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, stagin
     return stats
 
 
-def map_shard(cfg: CollectConfig, inputs, rank: int, world_size: int, out) -> dict:
-    storage: Storage = out.storage or Storage()
-    tasks = [(s, f) for s in cfg.sources for f in list_files(s)]
-    mine = [t for i, t in enumerate(tasks) if i % world_size == rank]
+def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
+    storage = out.storage
+    mine = shard.mine([(s, f) for s in cfg.sources for f in list_files(s, storage)])
+    reader = code_version(__name__)    # this module and the readers it imports
     stats_list = []
     for source, path in mine:
         rel = _relative(source, path)
-        key = stable_hash({"source": _source_settings(source, cfg), "file": rel, "fingerprint": _fingerprint(path),
-                           "reader": code_hash(sys.modules[__name__])})
-        seg_rel = f"segments/{source.name}/{key[:24]}"
+        key = stable_hash({"source": _source_settings(source, cfg), "file": rel,
+                           "fingerprint": _fingerprint(path, storage), "reader": reader})
+        # Named by source and file first: the corpus order downstream (curate keeps the first of duplicates) is
+        # sources by name, then files by name, whatever the keys; the key keeps changed files apart.
+        seg_rel = f"segments/{source.name}/{rel}/{key[:24]}"
         seg_uri = join(out.stage_root, seg_rel)
         seg_manifest = join(seg_uri, SEGMENT)
         if storage.exists(seg_manifest):      # collected before, unchanged: reuse
@@ -185,7 +183,7 @@ def map_shard(cfg: CollectConfig, inputs, rank: int, world_size: int, out) -> di
         else:
             staging = out.dir / f"seg-{key[:12]}"
             staging.mkdir(parents=True)
-            st = collect_file(source, path, rel, cfg, staging)
+            st = collect_file(source, path, rel, cfg, staging, storage)
             files = publish_dir(storage, staging, seg_uri)
             doc = {"source": source.name, "file": rel, "files": [dataclasses.asdict(f) for f in files], "stats": st}
             storage.write_bytes(seg_manifest, json.dumps(doc, ensure_ascii=False).encode())
@@ -196,12 +194,16 @@ def map_shard(cfg: CollectConfig, inputs, rank: int, world_size: int, out) -> di
     return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged}
 
 
-def reduce(cfg: CollectConfig, inputs, parts, out, ctx) -> dict:
+def reduce(cfg: CollectConfig, *, parts: list[Part], out: Output) -> RawCorpus:
     # The segments are the corpus: the manifest lists their files, nothing is copied.
     for p in parts:
         out.adopted += p.adopted
-    stats = merge_counts([p.stats for p in parts])
-    stats.setdefault("dropped", {})
-    stats.setdefault("quarantined", {})
-    return stats
+    s = merge_counts([p.stats for p in parts])
+    per = s.get("sources", {})
+    sources = {src.name: CollectedSource(records=per.get(src.name, {}).get("records", 0),
+                                         chars=per.get(src.name, {}).get("chars", 0), license=src.license)
+               for src in cfg.sources}
+    return RawCorpus(records_in=s["records_in"], records_out=s["records_out"], dropped=s.get("dropped", {}),
+                     quarantined=s.get("quarantined", {}), chars=s.get("chars", 0), files=s.get("files", 0),
+                     sources=sources)
 

@@ -12,15 +12,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..corpus.cleaning import Cleaner
+from ..contract.artifact import Artifact, Output, Part, Shard
 from ..contract.config import CurateConfig
-from ..corpus.records import SCHEMA, ShardWriter, read_records
+from ..contract.execution import merge_counts
+from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
+from ..corpus.cleaning import Cleaner
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
-from ..contract.execution import merge_counts
+from ..corpus.records import SCHEMA, ShardWriter, read_records
 
-CODE_DEPS = ["components.corpus.cleaning", "components.corpus.pii", "components.corpus.quality", "components.corpus.records",
-             "components.corpus.dedup", "components.corpus.datacard"]
 DROP_PARTS = True   # parts are intermediate: the reduce step rewrites them without duplicates
 _PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.binary(16)), pa.field("bands", pa.binary())])
 _LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]
@@ -58,13 +58,12 @@ def _source_stats(stats: dict, source: str) -> dict:
                                                    "dropped": {}})
 
 
-def map_shard(cfg: CurateConfig, inputs, rank: int, world_size: int, out) -> dict:
-    raw = inputs["raw"]
+def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out: Output) -> dict:
     files = sorted(f.name for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name)
-    mine = [f for i, f in enumerate(files) if i % world_size == rank]
+    mine = shard.mine(files)
     clean = Cleaner(cfg)
     hasher = MinHasher(cfg.minhash_perm, cfg.minhash_shingle, cfg.minhash_threshold) if cfg.near_dedup else None
-    writer = ShardWriter(out.dir, f"clean-{rank:05d}", cfg.records_per_file, _PART_SCHEMA)
+    writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file, _PART_SCHEMA)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "edits": {}, "pii": {},
              "chars_in": 0, "chars_out": 0, "per_source": {}}
     for rec in read_records(raw.path(f) for f in mine):
@@ -92,7 +91,7 @@ def map_shard(cfg: CurateConfig, inputs, rank: int, world_size: int, out) -> dic
     return stats
 
 
-def reduce(cfg: CurateConfig, inputs, parts, out, ctx) -> dict:
+def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], parts: list[Part], out: Output) -> CuratedCorpus:
     stats = merge_counts([p.stats for p in parts])
     stats.setdefault("dropped", {})
     paths = [p.path(f.name) for p in parts for f in p.files]
@@ -143,6 +142,14 @@ def reduce(cfg: CurateConfig, inputs, parts, out, ctx) -> dict:
     stats["dedup"] = clusters
     stats["length_bins"] = _LENGTH_BINS
     stats["length_histogram"] = {s: _regroup(v) for s, v in lengths.items()}
+    info = CuratedCorpus(
+        records_in=stats["records_in"], records_out=kept, dropped=stats["dropped"],
+        quarantined=stats.get("quarantined", {}), chars_in=stats["chars_in"], chars_out=chars,
+        per_source={name: CuratedSource(**s) for name, s in stats["per_source"].items()},
+        edits=stats.get("edits", {}), pii=stats.get("pii", {}), dedup=Clusters(**clusters),
+        length_bins=_LENGTH_BINS, length_histogram=stats["length_histogram"],
+        cleaning=Cleaning(steps=list(cfg.steps), url=cfg.url, max_repeat=cfg.max_repeat, exact_dedup=cfg.dedup,
+                          near_dedup=cfg.near_dedup, minhash_threshold=cfg.minhash_threshold))
     out.reports += write_data_card(out.dir, cfg, stats, lengths, PLOT_BINS)
-    (out.dir / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
-    return stats
+    (out.dir / "stats.json").write_text(json.dumps(info.to_stats(), ensure_ascii=False, indent=2), encoding="utf-8")
+    return info

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..contract.manifest import sha256_file
+from ..contract.artifact import Artifact, Output
 from ..contract.config import EvaluateConfig
+from ..contract.kinds import EvalReport, TokenizedDataset, TrainedModel
+from ..contract.manifest import sha256_file
 from ..evaluation.harness import check, evaluate_model
 
-CODE_DEPS = ["components.evaluation.kobest", "components.evaluation.published", "components.evaluation.harness", "components.evaluation.harness.report"]
+# The report names the model as it will be registered.
+NEEDS = {"model_name": "register.model_name"}
 
 
 def params(cfg: EvaluateConfig) -> dict:
@@ -21,19 +24,14 @@ def params(cfg: EvaluateConfig) -> dict:
     return p
 
 
-def run(cfg: EvaluateConfig, inputs, out, ctx) -> dict:
-    model, dataset = inputs["model"], inputs["dataset"]
+def run(cfg: EvaluateConfig, *, model: Artifact[TrainedModel], dataset: Artifact[TokenizedDataset],
+        model_name: str, out: Output) -> EvalReport:
     model_dir = model.local_dir() / "hf"
     dataset.path("validation.idx")
     metrics = evaluate_model(
-        model_dir, cfg, out.dir, ctx.workdir, model_name=ctx.cfg.register.model_name,
-        validation_prefix=dataset.path("validation.bin").with_suffix(""),
-        seq_length=model.manifest.params.get("seq_length", 2048), training_metrics=model.path("metrics.jsonl"))
+        model_dir, cfg, out.dir, out.workdir, model_name=model_name,
+        validation_prefix=dataset.path("validation.bin").with_suffix(""), seq_length=model.info.seq_length,
+        training_metrics=model.path("metrics.jsonl"))
     out.reports += [out.dir / "report.md", out.dir / "generations.json"] + sorted(out.dir.glob("*.png"))
-    first = str(cfg.shots[0])
-    # Flat numbers for the stage's MLflow run; the nested ones stay in metrics.json.
-    flat = {f"kobest_{s}shot_{t}_{m}": v for s, tasks in metrics["kobest"].items() for t, r in tasks.items()
-            for m, v in r.items()}
-    flat.update({f"{k}_{s}shot": v for s, sc in metrics["scores"].items() for k, v in sc.items()})
-    return {**flat, "kobest": metrics["kobest"][first], "kobest_shots": int(first),
-            "validation_perplexity": metrics["validation_perplexity"], "shots": cfg.shots, "limit": cfg.limit}
+    return EvalReport(model_name=model_name, shots=list(cfg.shots), limit=cfg.limit, kobest=metrics["kobest"],
+                      scores=metrics["scores"], validation_perplexity=metrics["validation_perplexity"])

@@ -2,9 +2,9 @@
 
 `launcher: local` runs torchrun on this machine; checkpoints live under <workdir>/checkpoints/<content address>,
 so a pretrain killed at any point and run again with the same inputs resumes where it stopped. `launcher:
-trainjob | pytorchjob` submits the same training to Kubernetes GPU nodes and watches it; the job reads its
-arguments and data from object storage, mirrors checkpoints there, and uploads its export for this task to publish.
-The artifact is published only once training has finished.
+trainjob | pytorchjob` submits the same training to Kubernetes GPU nodes and watches it; the job, named by the
+stage's content address, reads its arguments and data from object storage, mirrors checkpoints there, and uploads
+its export for this task to publish. The artifact is published only once training has finished.
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import json
 import shutil
 from pathlib import Path
 
+from ..contract.artifact import Artifact, Output
 from ..contract.config import PretrainConfig
-from ..errors import StageFailed, UserError
+from ..contract.kinds import TokenizedDataset, TrainedModel, Tokenizer
 from ..contract.storage import is_s3, join
+from ..errors import StageFailed, UserError
 
-CODE_DEPS = ["training.train", "training.data", "training.presets", "training.checkpoint", "training.model",
-             "training.plan"]
 # How long we wait, how often we log and where the pods run change nothing in the weights.
 _NOT_PARAMS = ("timeout_s", "log_every", "kubernetes", "launcher", "checkpoint_uri")
 
@@ -27,42 +27,64 @@ def params(cfg: PretrainConfig) -> dict:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_PARAMS}
 
 
-def train_args(cfg: PretrainConfig, inputs, ctx, key: str, plan) -> dict:
-    """The JSON the trainer reads: the config, the plan's numbers, and where data and checkpoints are."""
-    dataset, tok = inputs["dataset"], inputs["tokenizer"]
-    endpoint = ctx.cfg.s3_endpoint_url
-    datasets = [{"uri": dataset.manifest.uri, "weight": cfg.dataset_weight, "endpoint_url": endpoint}]
-    datasets += [{"uri": b.uri, "weight": b.weight, "endpoint_url": endpoint} for b in cfg.blend]
-    mirror = cfg.checkpoint_uri or (join(ctx.artifact_root, "checkpoints") if is_s3(ctx.artifact_root) else None)
-    args = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("kubernetes", "blend")}
-    args.update({
-        "grad_accum": plan.grad_accum, "steps": plan.steps, "world_size": plan.world_size,
-        "vocab_size": tok.manifest.stats["padded_vocab"], "bos_id": 0, "eos_id": tok.manifest.stats["eod_id"],
-        "datasets": datasets, "s3_endpoint_url": endpoint,
-        "checkpoint_uri": join(mirror, key) if mirror else None,
-        "mlflow_tracking_uri": ctx.lineage.tracking_uri if ctx.lineage else None,
-    })
-    return args
+def job_root(artifact_root: str, key: str) -> str:
+    """Where a Kubernetes training job's arguments and export live in object storage."""
+    return join(artifact_root, "pretrain-jobs", key[:20])
 
 
-def run(cfg: PretrainConfig, inputs, out, ctx) -> dict:
+def args_uri(out: Output) -> str:
+    return join(job_root(out.artifact_root, out.key), "train_args.json")
+
+
+def train_args(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
+               out: Output):
+    """The trainer's arguments for this stage's artifact, where its launcher runs them."""
+    from training import args as train_args_
+
+    key = out.key[:20]
+    mirror = cfg.checkpoint_uri or (join(out.artifact_root, "checkpoints") if is_s3(out.artifact_root) else None)
+    if cfg.launcher == "local":
+        where = dict(checkpoint_dir=str(out.workdir / "checkpoints" / key), output_dir=str(out.workdir / "train" / key),
+                     cache_dir=str(out.cache_dir / "train-data"))
+    else:
+        k = cfg.kubernetes
+        where = dict(checkpoint_dir=f"{k.checkpoint_mount.rstrip('/')}/{key}", output_dir="/tmp/polyglot-ko-out",
+                     cache_dir=k.cache_dir, output_uri=join(job_root(out.artifact_root, out.key), "output"))
+    return train_args_.build(cfg, dataset=dataset, tokenizer=tokenizer, checkpoint_uri=join(mirror, key) if mirror
+                             else None, s3_endpoint_url=out.storage.endpoint_url,
+                             mlflow_tracking_uri=out.tracking_uri, mlflow_run_id=out.run_id, **where)
+
+
+def kubernetes_job(cfg: PretrainConfig, args, out: Output, write_args: bool = True) -> tuple[dict, str]:
+    """The TrainJob / PyTorchJob that trains this stage's artifact, named by its content address, and the URI of
+    the arguments it reads. `write_args`: write them there (the stage does; `train-job` reads what the stage wrote
+    when it exists)."""
+    from training.k8s import jobs
+
+    if not is_s3(out.artifact_root):
+        raise UserError("pretrain: launcher trainjob/pytorchjob needs artifact_root on s3:// (the training pods "
+                        "read the dataset and write their export there)")
+    uri = args_uri(out)
+    if write_args:
+        out.storage.write_bytes(uri, args.to_json().encode())
+    return jobs.build(cfg, uri, name=jobs.job_name(out.key), endpoint_url=out.storage.endpoint_url,
+                      mlflow_uri=out.tracking_uri), uri
+
+
+def run(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
+        out: Output) -> TrainedModel:
     from training.plan import resolve
     from training.presets import get
 
     plan = resolve(cfg)
     if not cfg.init_from:
         get(cfg.preset)
-    key = ctx_key(ctx, inputs, cfg)
-    args = train_args(cfg, inputs, ctx, key, plan)
-    args["mlflow_run_id"] = out.run_id
-    if cfg.launcher == "local":
-        train_out = _run_local(cfg, args, ctx, key)
-    else:
-        train_out = _run_kubernetes(cfg, args, ctx, key)
+    args = train_args(cfg, dataset=dataset, tokenizer=tokenizer, out=out)
+    train_out = _run_local(cfg, args, out) if cfg.launcher == "local" else _run_kubernetes(cfg, args, out)
 
     summary = json.loads((train_out / "train_summary.json").read_text())
     shutil.copytree(train_out / "hf", out.dir / "hf")
-    tok_dir = inputs["tokenizer"].local_dir()
+    tok_dir = tokenizer.local_dir()
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if (tok_dir / name).exists():
             shutil.copyfile(tok_dir / name, out.dir / "hf" / name)
@@ -70,19 +92,21 @@ def run(cfg: PretrainConfig, inputs, out, ctx) -> dict:
     if (train_out / "checkpoint").is_dir():
         shutil.copytree(train_out / "checkpoint", out.dir / "checkpoint")
     out.reports.append(out.dir / "metrics.jsonl")
-    return {**summary, "preset": cfg.preset, "padded_vocab": args["vocab_size"], "grad_accum": plan.grad_accum,
-            "launcher": cfg.launcher, "checkpoint_uri": args["checkpoint_uri"]}
+    return TrainedModel(
+        preset=cfg.preset, parameters=summary["parameters"], seq_length=cfg.seq_length, padded_vocab=args.vocab_size,
+        steps=summary["steps"], tokens_per_step=summary["tokens_per_step"], tokens_seen=summary["tokens_seen"],
+        final_loss=summary["final_loss"], world_size=summary["world_size"], grad_accum=plan.grad_accum,
+        device=cfg.device, zero_stage=cfg.zero_stage, precision=cfg.precision, lr=cfg.lr, min_lr=cfg.min_lr,
+        warmup_steps=cfg.warmup_steps, init_from=cfg.init_from, launcher=cfg.launcher,
+        checkpoint_uri=args.checkpoint_uri)
 
 
-def _run_local(cfg: PretrainConfig, args: dict, ctx, key: str) -> Path:
+def _run_local(cfg: PretrainConfig, args, out: Output) -> Path:
     from training import checkpoint as ckpt
     from training.launch import torchrun_local
 
-    ckpt_root = ctx.workdir / "checkpoints" / key
-    train_out = ctx.workdir / "train" / key
-    args.update({"checkpoint_dir": str(ckpt_root), "output_dir": str(train_out),
-                 "tokenizer_dir": "", "cache_dir": str(ctx.cache_dir() / "train-data")})
-    torchrun_local(args, cfg.nproc, train_out, cfg.timeout_s, train_out / "train.log")
+    train_out, ckpt_root = Path(args.output_dir), Path(args.checkpoint_dir)
+    torchrun_local(args, train_out, cfg.timeout_s, train_out / "train.log", echo=out.log)
     final = ckpt.latest(ckpt_root)
     dest = train_out / "checkpoint" / ckpt.tag(final)
     shutil.rmtree(dest, ignore_errors=True)
@@ -90,30 +114,15 @@ def _run_local(cfg: PretrainConfig, args: dict, ctx, key: str) -> Path:
     return train_out
 
 
-def _run_kubernetes(cfg: PretrainConfig, args: dict, ctx, key: str) -> Path:
+def _run_kubernetes(cfg: PretrainConfig, args, out: Output) -> Path:
     """Submit the job (or find the one already running for this content address), watch it, fetch its export."""
-    from training.k8s import jobs, watch
+    from training.k8s import watch
 
-    if not is_s3(ctx.artifact_root):
-        raise UserError("pretrain: launcher trainjob/pytorchjob needs artifact_root on s3:// (the training pods "
-                        "read the dataset and write their export there)")
-    run_uri = join(ctx.artifact_root, "pretrain-jobs", key)
-    k = cfg.kubernetes
-    args.update({"checkpoint_dir": f"{k.checkpoint_mount.rstrip('/')}/{key}", "output_dir": "/tmp/polyglot-ko-out",
-                 "tokenizer_dir": "", "cache_dir": k.cache_dir, "output_uri": join(run_uri, "output")})
-    args_uri = join(run_uri, "train_args.json")
-    ctx.storage.write_bytes(args_uri, json.dumps(args, indent=2).encode())
-    job = jobs.build(cfg, args_uri, name=jobs.job_name(key), endpoint_url=ctx.cfg.s3_endpoint_url,
-                     mlflow_uri=args["mlflow_tracking_uri"])
-    outcome = watch.submit_and_wait(job, timeout_s=cfg.timeout_s, poll_s=k.poll_s, log=ctx.log)
+    job, _ = kubernetes_job(cfg, args, out)
+    outcome = watch.submit_and_wait(job, timeout_s=cfg.timeout_s, poll_s=cfg.kubernetes.poll_s, log=out.log)
     if not outcome.succeeded:
         raise StageFailed(f"pretrain: {outcome.kind} {outcome.name} failed: {outcome.reason}")
-    train_out = ctx.workdir / "train" / key
-    for name in ctx.storage.list_files(join(run_uri, "output")):
-        ctx.storage.fetch(join(run_uri, "output", name), train_out / name)
+    train_out = out.workdir / "train" / out.key[:20]
+    for name in out.storage.list_files(args.output_uri):
+        out.storage.fetch(join(args.output_uri, name), train_out / name)
     return train_out
-
-
-def ctx_key(ctx, inputs, cfg) -> str:
-    from ..contract.manifest import stable_hash
-    return stable_hash({"cfg": params(cfg), "inputs": {r: a.manifest.digest for r, a in sorted(inputs.items())}})[:20]

@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..contract.artifact import Artifact, Output
 from ..contract.config import TokenizeConfig
+from ..contract.kinds import CuratedCorpus, Split, TokenizedDataset, Tokenizer
 from ..corpus.records import read_records
 from ..errors import StageFailed
 from ..tokenizer.indexed_dataset import IndexedDatasetWriter, dtype_for_vocab
-
-CODE_DEPS = ["components.tokenizer.indexed_dataset"]
 
 
 def _batches(paths, batch_chars: int):
@@ -46,13 +46,13 @@ def _batches(paths, batch_chars: int):
         yield item
 
 
-def run(cfg: TokenizeConfig, inputs, out, ctx) -> dict:
-    from tokenizers import Tokenizer
+def run(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Artifact[Tokenizer],
+        out: Output) -> TokenizedDataset:
+    import tokenizers
 
-    corpus, tk = inputs["corpus"], inputs["tokenizer"]
-    tok = Tokenizer.from_file(str(tk.path("tokenizer.json")))
-    eod = tk.manifest.stats["eod_id"]
-    docs_total = max(1, corpus.manifest.stats.get("records_out", 1))
+    tok = tokenizers.Tokenizer.from_file(str(tokenizer.path("tokenizer.json")))
+    eod = tokenizer.info.eod_id
+    docs_total = max(1, corpus.info.records_out)
     frac = max(cfg.validation_fraction, cfg.min_validation_documents / docs_total)
     threshold = int(min(frac, 0.5) * 2**64)
     dtype = dtype_for_vocab(tok.get_vocab_size())
@@ -72,14 +72,14 @@ def run(cfg: TokenizeConfig, inputs, out, ctx) -> dict:
                 roundtrip_failures.append(doc_id)
     for w in writers.values():
         w.close()
-    stats = {s: {"documents": len(w.sizes), "tokens": w.tokens, "chars": chars[s]} for s, w in writers.items()}
-    if stats["train"]["documents"] == 0 or stats["validation"]["documents"] == 0:
-        raise StageFailed(f"tokenize: empty split ({stats}); the corpus is too small")
-    stats["tokens"] = stats["train"]["tokens"] + stats["validation"]["tokens"]
-    stats["documents"] = stats["train"]["documents"] + stats["validation"]["documents"]
-    stats["dtype"] = str(dtype.__name__)
-    stats["tokens_per_char"] = round(stats["tokens"] / max(1, chars["train"] + chars["validation"]), 4)
-    stats["validation_roundtrip_failures"] = len(roundtrip_failures)
+    splits = {s: Split(documents=len(w.sizes), tokens=w.tokens, chars=chars[s]) for s, w in writers.items()}
+    if splits["train"].documents == 0 or splits["validation"].documents == 0:
+        raise StageFailed(f"tokenize: empty split ({splits}); the corpus is too small")
+    tokens = splits["train"].tokens + splits["validation"].tokens
     if roundtrip_failures:
         (out.dir / "roundtrip_failures.json").write_text(json.dumps(roundtrip_failures[:1000]), encoding="utf-8")
-    return stats
+    return TokenizedDataset(
+        train=splits["train"], validation=splits["validation"], tokens=tokens,
+        documents=splits["train"].documents + splits["validation"].documents, dtype=str(dtype.__name__),
+        tokens_per_char=round(tokens / max(1, chars["train"] + chars["validation"]), 4),
+        validation_roundtrip_failures=len(roundtrip_failures))

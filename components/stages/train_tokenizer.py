@@ -5,14 +5,14 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..contract.manifest import sha256_file
+from ..contract.artifact import Artifact, Output
 from ..contract.config import TrainTokenizerConfig
+from ..contract.kinds import CuratedCorpus, Tokenizer, TokenizerQuality
+from ..contract.manifest import sha256_file
 from ..corpus.records import read_records
 from ..errors import UserError
 from ..tokenizer.mbbpe import EOD, PII, SPECIAL, padded_vocab, save_hf, segment_morphemes, train_bpe
 from ..tokenizer.quality import report as tokenizer_report
-
-CODE_DEPS = ["components.tokenizer.mbbpe", "components.tokenizer.quality"]
 
 
 def _tokenizer_file(path: str | None, key: str) -> Path | None:
@@ -47,11 +47,11 @@ def _hash01(doc_id: str) -> float:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") / 2**64
 
 
-def _split(corpus, cfg: TrainTokenizerConfig):
+def _split(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig):
     """(is_heldout, text) per document, by hashed id: the top `heldout_fraction` of hashes is never trained on;
     of the rest, a `sample_chars`-sized sample is. Same split on every run and shard layout."""
     keep = 1.0 - cfg.heldout_fraction
-    rate = min(1.0, cfg.sample_chars / max(1, keep * corpus.manifest.stats.get("chars_out", 1)))
+    rate = min(1.0, cfg.sample_chars / max(1.0, keep * corpus.info.chars_out))
     for rec in read_records(corpus.paths("data/", ".parquet"), columns=["id", "text"]):
         h = _hash01(rec["id"])
         if h >= keep:
@@ -60,11 +60,11 @@ def _split(corpus, cfg: TrainTokenizerConfig):
             yield False, rec["text"]
 
 
-def _sample(corpus, cfg: TrainTokenizerConfig):
+def _sample(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig):
     return (t for held, t in _split(corpus, cfg) if not held)
 
 
-def _heldout(corpus, cfg: TrainTokenizerConfig) -> list[str]:
+def _heldout(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig) -> list[str]:
     out = []
     for held, text in _split(corpus, cfg):
         if held:
@@ -76,19 +76,19 @@ def _heldout(corpus, cfg: TrainTokenizerConfig) -> list[str]:
     return out
 
 
-def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
-    from tokenizers import Tokenizer
+def run(cfg: TrainTokenizerConfig, *, corpus: Artifact[CuratedCorpus], out: Output) -> Tokenizer:
+    import tokenizers
 
     given = _given(cfg)
     if given:
-        tok = Tokenizer.from_file(str(given))
+        tok = tokenizers.Tokenizer.from_file(str(given))
         pii_ids = [i for i in map(tok.token_to_id, PII) if i is not None]
         learned = min(pii_ids) if pii_ids else tok.get_vocab_size()   # the PII tokens follow the learned ones
     else:
         stats = {"sample_documents": 0, "sample_chars": 0}
 
         def texts():
-            for t in _sample(inputs["corpus"], cfg):
+            for t in _sample(corpus, cfg):
                 stats["sample_documents"] += 1
                 stats["sample_chars"] += len(t)
                 yield t
@@ -98,18 +98,21 @@ def run(cfg: TrainTokenizerConfig, inputs, out, ctx) -> dict:
     tok.save(str(out.dir / "tokenizer.json"))
     save_hf(tok, out.dir)
     ref_path = _reference(cfg)
-    quality, md = tokenizer_report(tok, Tokenizer.from_file(str(ref_path)) if ref_path else None,
-                                   _heldout(inputs["corpus"], cfg))
+    quality, md = tokenizer_report(tok, tokenizers.Tokenizer.from_file(str(ref_path)) if ref_path else None,
+                                   _heldout(corpus, cfg))
     (out.dir / "quality.json").write_text(json.dumps(quality, ensure_ascii=False, indent=2), encoding="utf-8")
     (out.dir / "quality.md").write_text(md, encoding="utf-8")
     out.reports += [out.dir / "quality.md", out.dir / "quality.json"]
     size = tok.get_vocab_size()
-    result = {"vocab_size": size, "learned_vocab": learned, "padded_vocab": padded_vocab(size),
-              "eod_id": tok.token_to_id(EOD),
-              "special_ids": {t: tok.token_to_id(t) for t in SPECIAL + PII if tok.token_to_id(t) is not None}}
-    if not given:
-        result.update(stats)
-    result["quality"] = quality["trained"]
-    if "reference" in quality:
-        result["reference_quality"] = quality["reference"]
-    return result
+    eod = tok.token_to_id(EOD)
+    if eod is None:
+        raise UserError(f"train_tokenizer.pretrained: {given} has no {EOD} token (the end-of-document token every "
+                        "tokenized document ends with)")
+    return Tokenizer(
+        vocab_size=size, learned_vocab=learned, padded_vocab=padded_vocab(size), eod_id=eod,
+        special_ids={t: tok.token_to_id(t) for t in SPECIAL + PII if tok.token_to_id(t) is not None},
+        morphemes="given" if given else cfg.morphemes,
+        sample_documents=None if given else stats["sample_documents"],
+        sample_chars=None if given else stats["sample_chars"],
+        quality=TokenizerQuality(**quality["trained"]),
+        reference_quality=TokenizerQuality(**quality["reference"]) if "reference" in quality else None)

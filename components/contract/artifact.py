@@ -1,0 +1,105 @@
+"""What a stage function receives and writes: its inputs by role (`Artifact[Kind]`), its shard, its output.
+
+    def run(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Artifact[Tokenizer],
+            out: Output) -> TokenizedDataset
+
+The keyword names are the roles of the stage graph (contract/graph.py) and the type arguments the kinds it
+reads; the runner checks both against the graph before anything runs (contract/execution.py: `bind`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Generic, TypeVar
+
+from . import kinds
+from .manifest import FileEntry, Manifest
+from .storage import Storage, is_s3, join
+
+K = TypeVar("K", bound=kinds.Description)
+
+
+class Artifact(Generic[K]):
+    """An upstream artifact: what it promises (`info`, typed), its manifest, and local paths to its files."""
+
+    def __init__(self, role: str, manifest: Manifest, storage: Storage, cache_dir: Path):
+        self.role, self.manifest, self.storage, self.cache_dir = role, manifest, storage, cache_dir
+        self.info: K = kinds.read(manifest)   # type: ignore[assignment]
+
+    @property
+    def uri(self) -> str:
+        return self.manifest.uri
+
+    @property
+    def digest(self) -> str:
+        return self.manifest.digest
+
+    def path(self, name: str) -> Path:
+        if not is_s3(self.manifest.uri):
+            return Path(self.manifest.file_uri(name))
+        local = self.cache_dir / self.manifest.digest[:20] / name
+        if not local.exists():
+            self.storage.fetch(self.manifest.file_uri(name), local)
+        return local
+
+    def local_dir(self) -> Path:
+        for f in self.manifest.files:
+            self.path(f.name)
+        return Path(self.manifest.uri) if not is_s3(self.manifest.uri) else self.cache_dir / self.manifest.digest[:20]
+
+    def paths(self, prefix: str, suffix: str = "") -> list[Path]:
+        return [self.path(f.name) for f in self.manifest.files_under(prefix) if f.name.endswith(suffix)]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which part of a corpus stage's work this call does: files i with i % world_size == rank."""
+    rank: int
+    world_size: int
+
+    def mine(self, items: list) -> list:
+        return [x for i, x in enumerate(items) if i % self.world_size == self.rank]
+
+    @property
+    def label(self) -> str:
+        return f"{self.rank}/{self.world_size}"
+
+
+@dataclass
+class Part:
+    """A finished shard of a corpus stage, as its reduce step sees it."""
+    rank: int
+    uri: str
+    files: list[FileEntry]
+    stats: dict
+    _storage: Storage
+    _cache: Path
+    adopted: list[FileEntry] = field(default_factory=list)   # "@stage/" files this shard reused or made
+
+    def path(self, name: str) -> Path:
+        if not is_s3(self.uri):
+            return Path(self.uri) / name
+        local = self._cache / name
+        if not local.exists():
+            self._storage.fetch(join(self.uri, name), local)
+        return local
+
+
+@dataclass
+class Output:
+    """Where a stage writes its artifact, and what it may know about where it runs (never what it computes)."""
+    dir: Path                                          # write the artifact's files here
+    key: str                                           # the artifact's content address
+    storage: Storage                                   # configured for this run (endpoint included)
+    stage_root: str                                    # <artifact_root>/<stage>: home of "@stage/" pieces
+    artifact_root: str
+    workdir: Path                                      # this machine's scratch: caches, checkpoints, logs
+    run_id: str | None = None                          # the stage's MLflow run (step metrics, models)
+    tracking_uri: str | None = None                    # MLflow, when lineage is recorded
+    log: Callable[[str], None] = print
+    adopted: list[FileEntry] = field(default_factory=list)  # already-published files the manifest lists
+    reports: list[Path] = field(default_factory=list)  # small files also logged to MLflow
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.workdir / "cache"

@@ -1,0 +1,260 @@
+"""What each artifact kind promises downstream: one typed description per kind.
+
+A stage returns the description of what it made; the runner stores it as the manifest's `stats` (plus the run's
+`seconds`) and every consumer reads it back typed (`Artifact.info`). A field that is missing or of the wrong type
+is one error naming the artifact and the field, never a default: a consumer cannot silently mistake a broken
+contract for an empty corpus. Fields are what downstream stages, the model card and the run summary rely on;
+anything else a stage wants to keep goes into a report file of its artifact.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import StageFailed
+from .typed import Mismatch, build
+
+
+@dataclass(kw_only=True)
+class Description:
+    KIND: ClassVar[str] = ""
+
+    def to_stats(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def metrics(self) -> dict[str, float]:
+        """The numbers the producing stage's MLflow run shows (nested names joined by dots)."""
+        return _numbers(self.to_stats())
+
+
+@dataclass(kw_only=True)
+class Accounted(Description):
+    """Corpus kinds: records_in == records_out + dropped + quarantined (contract/execution.py checks it)."""
+    records_in: int
+    records_out: int
+    dropped: dict[str, int]         # by reason: filtered on purpose
+    quarantined: dict[str, int]     # by reason: unreadable input, raw bytes kept
+
+
+# --------------------------------------------------------------------------------------------- corpus
+
+
+@dataclass(kw_only=True)
+class CollectedSource:
+    records: int
+    chars: int
+    license: str
+
+
+@dataclass(kw_only=True)
+class RawCorpus(Accounted):
+    KIND: ClassVar[str] = "RawCorpus"
+    chars: int
+    files: int                                  # input files read (or reused from earlier runs)
+    sources: dict[str, CollectedSource]         # by source name, in config order
+
+
+@dataclass(kw_only=True)
+class CuratedSource:
+    records_in: int
+    records_out: int
+    chars_in: int
+    chars_out: int
+    dropped: dict[str, int]
+
+
+@dataclass(kw_only=True)
+class Cleaning:
+    """What curation did, as configured: the model card states these and nothing else."""
+    steps: list[str]                # the per-document chain, in order
+    url: str                        # remove | mask | keep (when the url step ran)
+    max_repeat: int
+    exact_dedup: bool
+    near_dedup: bool
+    minhash_threshold: float
+
+
+@dataclass(kw_only=True)
+class Clusters:
+    clusters: int
+    largest: int
+    documents_in_clusters: int
+
+
+@dataclass(kw_only=True)
+class CuratedCorpus(Accounted):
+    KIND: ClassVar[str] = "CuratedCorpus"
+    chars_in: int
+    chars_out: int
+    per_source: dict[str, CuratedSource]
+    edits: dict[str, int]           # documents changed, by step
+    pii: dict[str, int]             # masked, by type
+    dedup: Clusters
+    length_bins: list[int]
+    length_histogram: dict[str, list[int]]   # kept documents per length bin, by source
+    cleaning: Cleaning
+
+
+# ------------------------------------------------------------------------------------------ tokenizer
+
+
+@dataclass(kw_only=True)
+class TokenizerQuality:
+    documents: int
+    tokens: int
+    tokens_per_char: float
+    tokens_per_word: float
+    byte_fallback_share: float
+    roundtrip_failures: int
+
+
+@dataclass(kw_only=True)
+class Tokenizer(Description):
+    KIND: ClassVar[str] = "Tokenizer"
+    vocab_size: int                 # entries in tokenizer.json
+    learned_vocab: int              # learned BPE entries (the PII tokens follow them)
+    padded_vocab: int               # embedding rows: vocab_size rounded up to a multiple of 128
+    eod_id: int                     # <|endoftext|>: ends every document
+    special_ids: dict[str, int]
+    morphemes: str                  # kiwi | none | given (a tokenizer.json supplied, not trained)
+    sample_documents: int | None = None   # what it was trained on (None when given)
+    sample_chars: int | None = None
+    quality: TokenizerQuality       # on held-out documents
+    reference_quality: TokenizerQuality | None = None   # the reference tokenizer on the same documents
+
+
+@dataclass(kw_only=True)
+class Split:
+    documents: int
+    tokens: int
+    chars: int
+
+
+@dataclass(kw_only=True)
+class TokenizedDataset(Description):
+    KIND: ClassVar[str] = "TokenizedDataset"
+    train: Split
+    validation: Split
+    documents: int
+    tokens: int
+    dtype: str                      # of the .bin token ids
+    tokens_per_char: float
+    validation_roundtrip_failures: int
+
+
+# ------------------------------------------------------------------------------------------- training
+
+
+@dataclass(kw_only=True)
+class TrainedModel(Description):
+    KIND: ClassVar[str] = "TrainedModel"
+    preset: str
+    parameters: int
+    seq_length: int                 # what it was trained on (evaluation scores perplexity over windows of it)
+    padded_vocab: int
+    steps: int
+    tokens_per_step: int
+    tokens_seen: int
+    final_loss: float
+    world_size: int
+    grad_accum: int
+    device: str
+    zero_stage: int
+    precision: str
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    init_from: str | None
+    launcher: str
+    checkpoint_uri: str | None      # the object storage mirror of its checkpoints, if any
+
+
+# ---------------------------------------------------------------------------------- evaluation, registry
+
+
+@dataclass(kw_only=True)
+class EvalReport(Description):
+    KIND: ClassVar[str] = "EvalReport"
+    model_name: str
+    shots: list[int]                # in evaluation order; the first is the headline
+    limit: int | None               # test examples per task (None: all)
+    kobest: dict[str, dict[str, dict[str, float]]]   # shots -> task -> metric (f1, acc, acc_norm)
+    scores: dict[str, dict[str, float]]              # shots -> kobest_macro_f1_mean, kobest_acc_mean
+    validation_perplexity: float | None
+
+    @property
+    def headline(self) -> dict[str, dict[str, float]]:
+        return self.kobest[str(self.shots[0])]
+
+    def metrics(self) -> dict[str, float]:
+        flat = {f"kobest_{s}shot_{t}_{m}": v for s, tasks in self.kobest.items() for t, r in tasks.items()
+                for m, v in r.items()}
+        flat.update({f"{k}_{s}shot": v for s, sc in self.scores.items() for k, v in sc.items()})
+        flat.update(_numbers({"kobest": self.headline}))
+        flat["kobest_shots"] = self.shots[0]
+        if self.validation_perplexity is not None:
+            flat["validation_perplexity"] = self.validation_perplexity
+        if self.limit is not None:
+            flat["limit"] = self.limit
+        return flat
+
+
+@dataclass(kw_only=True)
+class Generation:
+    prompt: str
+    text: str
+
+
+@dataclass(kw_only=True)
+class RegisteredModel(Description):
+    KIND: ClassVar[str] = "RegisteredModel"
+    model_name: str
+    version: str
+    model_uri: str                  # models:/NAME@alias
+    aliases: list[str]
+    decision: str                   # champion | challenger
+    reason: str
+    score: float
+    score_name: str
+    generation: Generation          # the registered model, loaded back through MLflow
+    logged_model_id: str
+
+
+KINDS: dict[str, type[Description]] = {c.KIND: c for c in (RawCorpus, CuratedCorpus, Tokenizer, TokenizedDataset,
+                                                            TrainedModel, EvalReport, RegisteredModel)}
+
+
+def read(manifest) -> Description:
+    """The typed description of the artifact a manifest describes; one clear error if it breaks the contract."""
+    cls = KINDS.get(manifest.kind)
+    if cls is None:
+        raise StageFailed(f"{manifest.uri}: unknown artifact kind {manifest.kind!r} (known: {', '.join(KINDS)})")
+    try:
+        return build(cls, manifest.stats, unknown="ignore")
+    except Mismatch as e:
+        raise StageFailed(f"{manifest.kind} at {manifest.uri}: field {e.where} {e.message} in its manifest; the "
+                          f"artifact does not keep the {manifest.kind} contract (written by another version of "
+                          "the pipeline? run its stage again with --force)") from None
+
+
+def of(kind: str) -> type[Description]:
+    return KINDS[kind]
+
+
+def _numbers(d: dict, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_numbers(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def annotation_kind(annotation: Any) -> str | None:
+    """`Artifact[CuratedCorpus]` -> "CuratedCorpus" (how the runner checks a stage's inputs against the graph)."""
+    args = typing.get_args(annotation)
+    return args[0].KIND if args and isinstance(args[0], type) and issubclass(args[0], Description) else None
+
