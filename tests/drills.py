@@ -28,6 +28,7 @@ class Drill:
     recovery_s: float       # from the fault's end to the run's completion
     lost: str               # records or steps lost, compared with an undisturbed run
     ok: bool
+    ran: bool = True        # False: the fault could not be made here (never counted as passed)
 
 
 def _run(args: list[str], env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -158,15 +159,15 @@ def concurrent_runs(work: Path, expected: dict) -> Drill:
                  _lost(expected, got), ok)
 
 
-def disk_full(work: Path) -> Drill:
-    """The local disk holding the artifacts fills up during a stage (a 3 MB tmpfs)."""
+def disk_full(work: Path, size: str = "3m") -> Drill:
+    """The local disk holding the artifacts fills up during a stage (a tmpfs of `size`)."""
     mnt = work / "small-disk"
     mnt.mkdir(parents=True, exist_ok=True)
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True,
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True,
                            text=True)
     if mount.returncode != 0:
         return Drill("local disk full during a stage", f"not run: cannot mount a small filesystem "
-                     f"({mount.stderr.strip()[:120]})", 0.0, "-", True)
+                     f"({mount.stderr.strip()[:120]})", 0.0, "-", ok=False, ran=False)
     try:
         proc = _run(["run", "configs/demo.yaml", "--workdir", str(work / "disk"), "--until", "collect",
                      "--set", f"artifact_root={mnt}"])

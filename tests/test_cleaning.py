@@ -73,3 +73,23 @@ def test_clean_command_keeps_fields_and_accounts_for_everything(tmp_path, capsys
         stats["quarantined"].values())
     assert stats["quarantined"] == {"missing_text_field": 1, "invalid_json": 1}
     assert len((tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()) == 2
+
+
+def test_clean_command_reads_jsonl_as_collect_does(tmp_path, capsys):
+    """Invalid UTF-8 is invalid_utf8 (it used to be reported as invalid_json), a NUL byte is nul_bytes, a
+    gzip file is read, and the raw bytes of every quarantined line come back exactly."""
+    import base64
+    import gzip
+
+    src = tmp_path / "in.jsonl.gz"
+    bad_utf8 = b'{"text": "\xff\xfe \xeb\xb9"}'
+    with gzip.open(src, "wb") as f:
+        f.write(json.dumps({"text": "괜찮은 작품이었습니다"}, ensure_ascii=False).encode() + b"\n")
+        f.write(bad_utf8 + b"\n" + b'{"text": "a\x00b"}\n' + b'["not", "an", "object"]\n')
+    dst = tmp_path / "out.jsonl"
+    assert main(["clean", str(src), str(dst)]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["quarantined"] == {"invalid_utf8": 1, "nul_bytes": 1, "not_an_object": 1}
+    assert stats["records_out"] == 1 and stats["records_in"] == 4
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl.quarantine.jsonl").read_text().splitlines()]
+    assert base64.b64decode(rows[0]["raw_base64"]) == bad_utf8 and rows[0]["location"] == "in.jsonl.gz:2"

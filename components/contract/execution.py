@@ -93,13 +93,18 @@ def needs(module: ModuleType, cfg: RunConfig) -> dict[str, Any]:
     return {name: _dotted(cfg, path) for name, path in getattr(module, "NEEDS", {}).items()}
 
 
-def _params(module: ModuleType, section: Any, storage: Storage) -> dict:
-    """What the address depends on: `params(cfg)` if the module has one (given the run's storage if it asks
-    for it: collect reads its sources' fingerprints), else the whole config section."""
+def stage_params(node: graph.StageNode, module: ModuleType, cfg: RunConfig, storage: Storage) -> dict:
+    """What the content address depends on besides code and inputs: `params(cfg)` of the stage's section if the
+    module has one (given the run's storage if it asks for it: collect reads its sources' fingerprints), else the
+    whole section; plus the NEEDS values under "needs"."""
+    section = cfg.section(node.name)
     fn = getattr(module, "params", None)
     if fn is None:
-        return dataclasses.asdict(section)
-    return fn(section, storage=storage) if "storage" in inspect.signature(fn).parameters else fn(section)
+        params = dataclasses.asdict(section)
+    else:
+        params = fn(section, storage=storage) if "storage" in inspect.signature(fn).parameters else fn(section)
+    named = needs(module, cfg)
+    return {**params, "needs": named} if named else params
 
 
 def bind(node: graph.StageNode, module: ModuleType) -> None:
@@ -180,11 +185,7 @@ class StageRun:
             if art.manifest.kind != want:
                 raise StageFailed(f"{node.name}: input {role} at {art.uri} is a {art.manifest.kind}, not a {want}")
         self.needs = needs(self.module, ctx.cfg)
-        if params is None:
-            params = _params(self.module, self.section, ctx.storage)
-            if self.needs:
-                params = {**params, "needs": self.needs}
-        self.params = params
+        self.params = params if params is not None else stage_params(node, self.module, ctx.cfg, ctx.storage)
         self.code = code_version(node.module)
         self.key = address(node.name, self.code, self.params, {r: a.digest for r, a in self.inputs.items()})
         self.stage_root = join(ctx.artifact_root, node.name)

@@ -1,17 +1,25 @@
 """`polyglot-ko clean`: the per-document curation chain on one JSONL file (no cross-document dedup).
 
-Every field but `text` is kept as it was; bad lines are counted as quarantined and written beside the output
-(`OUTPUT.quarantine.jsonl`) with a reason, so the accounting always adds up.
+Lines are read as collect reads JSONL (components/corpus/readers.py: encodings, compression, truncated archives),
+with the same quarantine reasons. Every field but `text` is kept as it was; bad lines are counted as quarantined
+and written beside the output (`OUTPUT.quarantine.jsonl`) with their reason and raw bytes (base64), so the
+accounting always adds up and nothing is lost.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
 
-from .cleaning import Cleaner
 from ..contract.config import CurateConfig
 from ..errors import UserError
+from .cleaning import Cleaner
+from .readers import problem, read_jsonl
+
+
+def _count(d: dict, key: str, n: int = 1) -> None:
+    d[key] = d.get(key, 0) + n
 
 
 def clean_file(src: Path, dst: Path, cfg: CurateConfig) -> dict:
@@ -22,33 +30,25 @@ def clean_file(src: Path, dst: Path, cfg: CurateConfig) -> dict:
     qpath = dst.with_name(dst.name + ".quarantine.jsonl")
     tmp, qtmp = dst.with_name(f".{dst.name}.tmp"), qpath.with_name(f".{qpath.name}.tmp")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fin, open(tmp, "w", encoding="utf-8") as fout, open(qtmp, "w", encoding="utf-8") as q:
-        for n, line in enumerate(fin, 1):
-            if not line.strip():
-                continue
+    with open(tmp, "w", encoding="utf-8") as fout, open(qtmp, "w", encoding="utf-8") as q:
+        for loc, item in read_jsonl(src, src.name):
             stats["records_in"] += 1
-            reason = None
-            try:
-                rec = json.loads(line)
-                if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-                    reason = "missing_text_field"
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                reason = "invalid_json"
+            reason, raw = problem(item, "text")
             if reason:
-                stats["quarantined"][reason] = stats["quarantined"].get(reason, 0) + 1
-                q.write(json.dumps({"line": n, "reason": reason, "raw": line.decode("utf-8", "replace")},
-                                   ensure_ascii=False) + "\n")
+                _count(stats["quarantined"], reason)
+                q.write(json.dumps({"location": loc, "reason": reason, "raw": raw.decode("utf-8", "replace"),
+                                    "raw_base64": base64.b64encode(raw).decode()}, ensure_ascii=False) + "\n")
                 continue
-            o = clean(rec["text"])
+            o = clean(item["text"])
             for k, v in o.edits.items():
-                stats["edits"][k] = stats["edits"].get(k, 0) + v
+                _count(stats["edits"], k, v)
             for k, v in o.pii.items():
-                stats["pii"][k] = stats["pii"].get(k, 0) + v
+                _count(stats["pii"], k, v)
             if o.text is None:
-                stats["dropped"][o.drop_reason] = stats["dropped"].get(o.drop_reason, 0) + 1
+                _count(stats["dropped"], o.drop_reason)
                 continue
-            rec["text"] = o.text
-            fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            item["text"] = o.text
+            fout.write(json.dumps(item, ensure_ascii=False) + "\n")
             stats["records_out"] += 1
     os.replace(tmp, dst)
     if stats["quarantined"]:

@@ -25,6 +25,25 @@ class Bad:
     raw: bytes = b""
 
 
+def problem(item, field: str, max_chars: int | None = None) -> tuple[str | None, bytes]:
+    """Why a record read from a file cannot be a document, and its raw bytes to quarantine: (None, b"") if it
+    can (a mapping whose `field` is a string, within `max_chars`, without NUL characters)."""
+    if isinstance(item, Bad):
+        return item.reason, item.raw
+    if not isinstance(item, dict):
+        return "not_an_object", json.dumps(item, ensure_ascii=False).encode()
+    text = item.get(field)
+    if not isinstance(text, str):
+        reason = "missing_text_field" if text is None else "text_not_a_string"
+    elif max_chars is not None and len(text) > max_chars:
+        reason = "oversized"
+    elif "\x00" in text:
+        reason = "nul_bytes"
+    else:
+        return None, b""
+    return reason, json.dumps(item, ensure_ascii=False, default=str).encode()
+
+
 def open_binary(path: Path) -> IO[bytes]:
     name = path.name
     if name.endswith(".gz"):

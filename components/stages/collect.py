@@ -23,8 +23,9 @@ from ..contract.config import CollectConfig, Source
 from ..contract.execution import merge_counts
 from ..contract.kinds import CollectedSource, RawCorpus
 from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir, sha256_file
+from ..contract.progress import Progress
 from ..contract.storage import Storage, is_s3, join
-from ..corpus.readers import Bad, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
+from ..corpus.readers import problem, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
 from ..corpus.records import QUARANTINE_SCHEMA, ShardWriter
 from ..errors import UserError
 _EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
@@ -128,25 +129,12 @@ def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, stagin
     per = stats["sources"][source.name]
     for loc, item in _records(source, local, rel, cfg):
         stats["records_in"] += 1
-        reason, raw, text = None, b"", None
-        if isinstance(item, Bad):
-            reason, raw = item.reason, item.raw
-        elif not isinstance(item, dict):
-            reason, raw = "not_an_object", json.dumps(item, ensure_ascii=False).encode()
-        else:
-            text = item.get(field)
-            if not isinstance(text, str):
-                reason = "missing_text_field" if text is None else "text_not_a_string"
-            elif len(text) > cfg.max_record_chars:
-                reason = "oversized"
-            elif "\x00" in text:
-                reason = "nul_bytes"
-            if reason:
-                raw = json.dumps(item, ensure_ascii=False, default=str).encode()
+        reason, raw = problem(item, field, cfg.max_record_chars)
         if reason:
             stats["quarantined"][reason] = stats["quarantined"].get(reason, 0) + 1
             quarantine.write({"source": source.name, "location": loc, "reason": reason, "raw": raw})
             continue
+        text = item[field]
         rid = item.get(source.id_field) if source.id_field else None
         meta = {k: v for k, v in item.items() if k not in (field, source.id_field)}
         meta["license"] = source.license
@@ -169,6 +157,7 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
     mine = shard.mine([(s, f) for s in cfg.sources for f in list_files(s, storage)])
     reader = code_version(__name__)    # this module and the readers it imports
     stats_list = []
+    progress = Progress(f"collect {shard.label}", total=len(mine), unit="files")
     for source, path in mine:
         rel = _relative(source, path)
         key = stable_hash({"source": _source_settings(source, cfg), "file": rel,
@@ -190,6 +179,8 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
         out.adopted += [FileEntry(name=f"{STAGE_PREFIX}{seg_rel}/{f['name']}", bytes=f["bytes"], sha256=f["sha256"])
                         for f in doc["files"]]
         stats_list.append(doc["stats"])
+        progress.advance(1, records=f"{sum(s['records_in'] for s in stats_list):,}")
+    progress.close()
     merged = merge_counts(stats_list) if stats_list else {}
     return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged}
 

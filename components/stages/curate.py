@@ -16,6 +16,7 @@ from ..contract.artifact import Artifact, Output, Part, Shard
 from ..contract.config import CurateConfig
 from ..contract.execution import merge_counts
 from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
+from ..contract.progress import Progress
 from ..corpus.cleaning import Cleaner
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
@@ -66,7 +67,10 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
     writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file, _PART_SCHEMA)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "edits": {}, "pii": {},
              "chars_in": 0, "chars_out": 0, "per_source": {}}
-    for rec in read_records(raw.path(f) for f in mine):
+    paths = [raw.path(f) for f in mine]
+    progress = Progress(f"curate {shard.label}", total=sum(pq.ParquetFile(p).metadata.num_rows for p in paths))
+    for rec in read_records(paths):
+        progress.advance()
         src = _source_stats(stats, rec["source"])
         stats["records_in"] += 1
         src["records_in"] += 1
@@ -88,6 +92,7 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
         stats["records_out"] += 1
         stats["chars_out"] += len(o.text)
     writer.close()
+    progress.close()
     return stats
 
 
@@ -123,7 +128,9 @@ def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], parts: list[Part], ou
     writer = ShardWriter(out.dir / "data", "curated", cfg.records_per_file)
     lengths: dict[str, np.ndarray] = {}        # histogram counts over PLOT_BINS, per source
     kept = chars = 0
+    progress = Progress("curate: writing the deduplicated corpus", total=n)
     for i, rec in enumerate(read_records(paths, columns=["id", "text", "source", "meta"])):
+        progress.advance()
         src = stats["per_source"][rec["source"]]
         if reason[i]:
             why = "duplicate" if reason[i] == 1 else "near_duplicate"
@@ -138,6 +145,7 @@ def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], parts: list[Part], ou
         hist = lengths.setdefault(rec["source"], np.zeros(len(PLOT_BINS) - 1, dtype=np.int64))
         hist[max(0, min(len(hist) - 1, np.searchsorted(PLOT_BINS, len(rec["text"]), side="right") - 1))] += 1
     writer.close()
+    progress.close()
     stats["records_out"], stats["chars_out"] = kept, chars
     stats["dedup"] = clusters
     stats["length_bins"] = _LENGTH_BINS

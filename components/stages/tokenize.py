@@ -11,6 +11,7 @@ import json
 from ..contract.artifact import Artifact, Output
 from ..contract.config import TokenizeConfig
 from ..contract.kinds import CuratedCorpus, Split, TokenizedDataset, Tokenizer
+from ..contract.progress import Progress
 from ..corpus.records import read_records
 from ..errors import StageFailed
 from ..tokenizer.indexed_dataset import IndexedDatasetWriter, dtype_for_vocab
@@ -59,6 +60,7 @@ def run(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Arti
     writers = {s: IndexedDatasetWriter(out.dir / s, dtype) for s in ("train", "validation")}
     chars = {"train": 0, "validation": 0}
     roundtrip_failures = []
+    progress = Progress("tokenize", total=corpus.info.records_out, unit="documents")
     for batch in _batches(corpus.paths("data/", ".parquet"), cfg.batch_chars):
         encs = tok.encode_batch([t for _, t in batch], add_special_tokens=False)
         for (doc_id, text), enc in zip(batch, encs):
@@ -70,6 +72,8 @@ def run(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Arti
             # every validation document must come back exactly: the tokenizer loses nothing
             if split == "validation" and tok.decode(ids, skip_special_tokens=False) != text:
                 roundtrip_failures.append(doc_id)
+        progress.advance(len(batch), tokens=f"{sum(w.tokens for w in writers.values()):,}")
+    progress.close()
     for w in writers.values():
         w.close()
     splits = {s: Split(documents=len(w.sizes), tokens=w.tokens, chars=chars[s]) for s, w in writers.items()}

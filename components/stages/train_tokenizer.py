@@ -8,6 +8,7 @@ from pathlib import Path
 from ..contract.artifact import Artifact, Output
 from ..contract.config import TrainTokenizerConfig
 from ..contract.kinds import CuratedCorpus, Tokenizer, TokenizerQuality
+from ..contract.progress import Progress
 from ..contract.manifest import sha256_file
 from ..corpus.records import read_records
 from ..errors import UserError
@@ -87,14 +88,19 @@ def run(cfg: TrainTokenizerConfig, *, corpus: Artifact[CuratedCorpus], out: Outp
     else:
         stats = {"sample_documents": 0, "sample_chars": 0}
 
+        expected = min(cfg.sample_chars, int(corpus.info.chars_out * (1 - cfg.heldout_fraction)))
+        progress = Progress("train-tokenizer: sample", total=expected, unit="chars")
+
         def texts():
             for t in _sample(corpus, cfg):
                 stats["sample_documents"] += 1
                 stats["sample_chars"] += len(t)
+                progress.advance(len(t))
                 yield t
 
         stream = segment_morphemes(texts()) if cfg.morphemes == "kiwi" else texts()
         tok, learned = train_bpe(stream, cfg.vocab_size, cfg.min_frequency)
+        progress.close()
     tok.save(str(out.dir / "tokenizer.json"))
     save_hf(tok, out.dir)
     ref_path = _reference(cfg)
