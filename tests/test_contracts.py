@@ -205,7 +205,7 @@ def test_train_args_are_built_once_and_read_back_typed(tmp_path):
     from training.args import TrainArgs, build
 
     dataset, tokenizer = synthetic.inputs(tmp_path)
-    cfg = PretrainConfig(nproc=2, micro_batch_size=4, seq_length=32, global_batch_tokens=1024, steps=10)
+    cfg = PretrainConfig(nproc=2, micro_batch_size=4, seq_length=32, global_batch_tokens=1024, steps=40)
     args = build(cfg, dataset=dataset, tokenizer=tokenizer, checkpoint_dir="c", output_dir="o", cache_dir="k")
     assert (args.vocab_size, args.eos_id, args.grad_accum, args.world_size) == (256, 2, 4, 2)
     assert args.datasets[0].uri == dataset.uri and args.tokens_per_step == 1024
