@@ -226,6 +226,18 @@ def _run_like_the_trainer_runtime(secrets: dict, workdir):
     return controller
 
 
+def _use_kubeconfig_of(kube, tmp_path, monkeypatch) -> None:
+    """Point the kubernetes client (as the CLI and the stage load it) at the loopback stand-in."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "t",
+        "clusters": [{"name": "t", "cluster": {"server": kube.client().configuration.host}}],
+        "users": [{"name": "t", "user": {"token": "not-a-secret"}}],
+        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}]}))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+
+
 @pytest.mark.slow
 def test_pretrain_stage_submits_a_trainjob_waits_and_publishes_its_export(tmp_path, s3, monkeypatch):
     """The pipeline's pretrain task on Kubernetes: train_args.json to object storage, the TrainJob submitted
@@ -241,14 +253,7 @@ def test_pretrain_stage_submits_a_trainjob_waits_and_publishes_its_export(tmp_pa
     pods_dir = tmp_path / "pods"
     pods_dir.mkdir()
     with FakeKube(_run_like_the_trainer_runtime(secrets, pods_dir)) as kube:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "t",
-            "clusters": [{"name": "t", "cluster": {"server": kube.client().configuration.host}}],
-            "users": [{"name": "t", "user": {"token": "not-a-secret"}}],
-            "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}]}))
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        _use_kubeconfig_of(kube, tmp_path, monkeypatch)
         overrides = ["artifact_root=s3://artifacts/tj", "pretrain.launcher=trainjob",
                      f"pretrain.kubernetes.checkpoint_mount={tmp_path / 'pvc'}",
                      f"pretrain.kubernetes.cache_dir={tmp_path / 'node-cache'}",
@@ -292,14 +297,7 @@ def test_train_job_submit_starts_the_stages_job_and_the_stage_attaches_to_it(tmp
                  "pretrain.kubernetes.mlflow_secret=null", "pretrain.kubernetes.poll_s=0.5"]
     before = run_pipeline("configs/tiny.yaml", work, overrides, until="tokenize", log=print)
     with FakeKube(_run_like_the_trainer_runtime(secrets, pods_dir)) as kube:
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "t",
-            "clusters": [{"name": "t", "cluster": {"server": kube.client().configuration.host}}],
-            "users": [{"name": "t", "user": {"token": "not-a-secret"}}],
-            "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}]}))
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        _use_kubeconfig_of(kube, tmp_path, monkeypatch)
         sets = [x for o in overrides for x in ("--set", o)]
         assert main(["train-job", "configs/tiny.yaml", "--out", str(tmp_path / "job"), "--workdir", str(work),
                      "--submit", *sets]) == 0

@@ -84,7 +84,7 @@ class BlendedIndex:
         return np.stack([self.sample(base + j) for j in range(micro_batch)])
 
 
-def dataset_prefix(ref: DatasetRef, cache_dir: Path, split: str = "train") -> Path:
+def local_split(ref: DatasetRef, cache_dir: Path, split: str = "train") -> Path:
     """A local .bin/.idx prefix for a TokenizedDataset artifact; its files are fetched into cache_dir when they
     live in object storage."""
     from components.contract.manifest import require_manifest
@@ -105,5 +105,5 @@ def dataset_prefix(ref: DatasetRef, cache_dir: Path, split: str = "train") -> Pa
 
 
 def open_blend(refs: list[DatasetRef], seq_length: int, seed: int, cache_dir: Path) -> BlendedIndex:
-    sources = [SampleIndex(dataset_prefix(r, cache_dir), seq_length, seed + 1000 * i) for i, r in enumerate(refs)]
+    sources = [SampleIndex(local_split(r, cache_dir), seq_length, seed + 1000 * i) for i, r in enumerate(refs)]
     return BlendedIndex(sources, [r.weight for r in refs], seed)

@@ -14,12 +14,8 @@ from pathlib import Path
 
 from ..contract.config import CurateConfig
 from ..errors import UserError
-from .cleaning import Cleaner
+from .cleaning import Cleaner, tally
 from .readers import problem, read_jsonl
-
-
-def _count(d: dict, key: str, n: int = 1) -> None:
-    d[key] = d.get(key, 0) + n
 
 
 def clean_file(src: Path, dst: Path, cfg: CurateConfig) -> dict:
@@ -35,17 +31,13 @@ def clean_file(src: Path, dst: Path, cfg: CurateConfig) -> dict:
             stats["records_in"] += 1
             reason, raw = problem(item, "text")
             if reason:
-                _count(stats["quarantined"], reason)
+                stats["quarantined"][reason] = stats["quarantined"].get(reason, 0) + 1
                 q.write(json.dumps({"location": loc, "reason": reason, "raw": raw.decode("utf-8", "replace"),
                                     "raw_base64": base64.b64encode(raw).decode()}, ensure_ascii=False) + "\n")
                 continue
             o = clean(item["text"])
-            for k, v in o.edits.items():
-                _count(stats["edits"], k, v)
-            for k, v in o.pii.items():
-                _count(stats["pii"], k, v)
+            tally(o, stats)
             if o.text is None:
-                _count(stats["dropped"], o.drop_reason)
                 continue
             item["text"] = o.text
             fout.write(json.dumps(item, ensure_ascii=False) + "\n")

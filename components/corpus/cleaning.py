@@ -123,3 +123,12 @@ class Cleaner:
                 o.edits[name] = o.edits.get(name, 0) + 1
             o.text = new
         return o
+
+
+def tally(o: Outcome, stats: dict) -> None:
+    """Add one document's outcome to running counts: stats["edits"], stats["pii"], and stats["dropped"] by reason."""
+    for key, outcome_counts in (("edits", o.edits), ("pii", o.pii)):
+        for k, v in outcome_counts.items():
+            stats[key][k] = stats[key].get(k, 0) + v
+    if o.text is None:
+        stats["dropped"][o.drop_reason] = stats["dropped"].get(o.drop_reason, 0) + 1

@@ -17,7 +17,7 @@ from ..contract.config import CurateConfig
 from ..contract.execution import merge_counts
 from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
 from ..contract.progress import Progress
-from ..corpus.cleaning import Cleaner
+from ..corpus.cleaning import Cleaner, tally
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
 from ..corpus.records import SCHEMA, ShardWriter, read_records
@@ -77,12 +77,8 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
         stats["chars_in"] += len(rec["text"])
         src["chars_in"] += len(rec["text"])
         o = clean(rec["text"])
-        for k, v in o.edits.items():
-            _count(stats["edits"], k, v)
-        for k, v in o.pii.items():
-            _count(stats["pii"], k, v)
+        tally(o, stats)
         if o.text is None:
-            _count(stats["dropped"], o.drop_reason)
             _count(src["dropped"], o.drop_reason)
             continue
         rec["text"] = o.text
