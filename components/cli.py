@@ -249,7 +249,16 @@ def cmd_train_job(a) -> int:
     from .stages import pretrain
 
     cfg = load_config(a.config, a.set)
-    kind = a.kind or (cfg.pretrain.launcher if cfg.pretrain.launcher != "local" else "trainjob")
+    launcher = cfg.pretrain.launcher
+    if a.submit and launcher == "local":
+        raise UserError("train-job --submit: this config's pretrain stage trains locally (pretrain.launcher: "
+                        "local), so it has no Kubernetes job to start; set pretrain.launcher to trainjob or pytorchjob")
+    if a.submit and a.kind and a.kind != launcher:
+        # the address does not depend on the kind: a job of another kind would train into the stage's
+        # checkpoint directory beside the one the stage starts
+        raise UserError(f"train-job --submit --kind {a.kind}: the pretrain stage submits a {launcher}; set "
+                        f"pretrain.launcher={a.kind} to change what both submit")
+    kind = a.kind or (launcher if launcher != "local" else "trainjob")
     cfg = dataclasses.replace(cfg, pretrain=dataclasses.replace(cfg.pretrain, launcher=kind))
     plan = resolve(cfg.pretrain)
     workdir = Path(a.workdir).resolve()

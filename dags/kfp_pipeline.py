@@ -148,26 +148,11 @@ def cluster_pipeline(cfg):
     and reduce; pretrain submits and watches the TrainJob (launcher trainjob/pytorchjob) or trains in its pod."""
     workdir = cfg.cluster.workdir
 
-    def component(task: cluster.Task, p: cluster.Placement):
-        node = task.node
-        if node is None and task.name == "begin":
-            return _container(task.name, p.image, {"config_uri": str},
-                              lambda v: graph.begin_argv(config=v["config_uri"], workdir=workdir))
-        if node is None:
-            return _container(task.name, p.image, {"parent_run_id": str, "last_uri": str},
-                              lambda v: graph.finish_argv(workdir=workdir, parent_run_id=v["parent_run_id"],
-                                                          last_uri=v["last_uri"]))
-        roles = {role: str for role in node.inputs}
-        if task.shard:
-            return _container(task.name, p.image, {"parent_run_id": str, "rank": int, **roles},
-                              lambda v: graph.shard_argv(node, v["rank"], workdir=workdir,
-                                                         parent_run_id=v["parent_run_id"],
-                                                         inputs={r: v[r] for r in node.inputs}))
-        return _container(task.name, p.image, {"parent_run_id": str, **roles},
-                          lambda v: graph.stage_argv(node, workdir=workdir, parent_run_id=v["parent_run_id"],
-                                                     inputs={r: v[r] for r in node.inputs}))
+    def component(task: graph.Task, p: cluster.Placement):
+        return _container(task.name, p.image, graph.task_params(task),
+                          lambda values: graph.task_argv(task, workdir, values))
 
-    placed = [(task, cluster.placement(cfg, task)) for task in cluster.tasks()]
+    placed = [(task, cluster.placement(cfg, task)) for task in graph.tasks()]
     components = {task.name: component(task, p) for task, p in placed}
 
     @dsl.pipeline(name="polyglot-ko", description="Korean GPT-NeoX: collect, curate, tokenize, pretrain, evaluate, "
@@ -224,7 +209,7 @@ def submit(cfg, config_text: str, host: str, out: Path, namespace: str | None, r
     package = compile_cluster(cfg, out)[0]
     client = kfp.Client(host=host, namespace=namespace or "kubeflow")
     # KFP runs every task of a run under one service account: the placements' (they all name the same one)
-    (account,) = {cluster.placement(cfg, task).service_account for task in cluster.tasks()}
+    (account,) = {cluster.placement(cfg, task).service_account for task in graph.tasks()}
     run = client.create_run_from_pipeline_package(
         str(package), arguments={"config_uri": config_uri}, experiment_name=cfg.experiment, run_name=run_name,
         enable_caching=False, service_account=account)

@@ -66,36 +66,36 @@ def build_dag(cfg, config_uri: str):
                                         "evaluate, register", schedule=cfg.cluster.schedule,
              start_date=datetime(2026, 1, 1), catchup=False, max_active_runs=1,
              tags=["polyglot-ko", "cluster"]) as dag:
-        parent = "@" + handoff(root, "begin")
+        parent, last = "@" + handoff(root, "begin"), graph.STAGES[-1].name
         ops: dict = {}          # stage name -> its (reduce) task
         begin = shards = None
-        for task in placement.tasks():
+
+        def upstream(node) -> list:
+            return [ops[src] for src in dict.fromkeys(node.inputs.values())] or [begin]
+
+        for task in graph.tasks():
             p, node = placement.placement(cfg, task), task.node
             kw = pod_kwargs(p)
+            values = {"config_uri": config_uri, "parent_run_id": parent, "last_uri": "@" + handoff(root, last),
+                      **{role: "@" + handoff(root, src) for role, src in (node.inputs if node else {}).items()}}
             if task.name == "begin":
-                argv = graph.begin_argv(config=config_uri, workdir=workdir) + ["--output-file", handoff(root, "begin")]
+                argv = graph.task_argv(task, workdir, values) + ["--output-file", handoff(root, "begin")]
                 begin = Pod(arguments=argv, **kw)
-                continue
-            if node is None:
-                last = graph.STAGES[-1].name
-                argv = graph.finish_argv(workdir=workdir, parent_run_id=parent, last_uri="@" + handoff(root, last))
-                ops[last] >> Pod(arguments=argv, **kw)
-                continue
-            inputs = {role: "@" + handoff(root, src) for role, src in node.inputs.items()}
-            upstream = [ops[src] for src in dict.fromkeys(node.inputs.values())] or [begin]
-            if task.shard:      # one pod per shard, then the reduce step (which reruns any missing shard)
-                argv = [graph.shard_argv(node, rank, workdir=workdir, parent_run_id=parent, inputs=inputs)
+            elif node is None:
+                ops[last] >> Pod(arguments=graph.task_argv(task, workdir, values), **kw)
+            elif task.shard:    # one pod per shard, then the reduce step (which reruns any missing shard)
+                argv = [graph.task_argv(task, workdir, {**values, "rank": rank})
                         for rank in range(placement.world_size(cfg, node))]
                 shards = Pod.partial(max_active_tis_per_dag=cfg.cluster.max_parallel_shards, **kw).expand(
                     arguments=argv)
-                upstream >> shards
-                continue
-            if node.name in assets:
-                kw["outlets"] = [assets[node.name]]
-            argv = graph.stage_argv(node, workdir=workdir, parent_run_id=parent, inputs=inputs)
-            op = Pod(arguments=argv + ["--output-file", handoff(root, node.name)], **kw)
-            (shards if node.sharded else upstream) >> op
-            ops[node.name] = op
+                upstream(node) >> shards
+            else:
+                if node.name in assets:
+                    kw["outlets"] = [assets[node.name]]
+                argv = graph.task_argv(task, workdir, values) + ["--output-file", handoff(root, node.name)]
+                op = Pod(arguments=argv, **kw)
+                (shards if node.sharded else upstream(node)) >> op
+                ops[node.name] = op
     return dag
 
 

@@ -240,6 +240,7 @@ def test_every_task_has_one_placement_that_kfp_and_airflow_both_render(compiled,
     operator would create) and compare what they ask Kubernetes for, field by field, with the one placement
     components.cluster.placement decides."""
     from components.cluster import placement
+    from components.contract import graph
     from components.contract.config import load_config
     from dags.kfp_pipeline import KFP_BACKEND_SECURITY, KFP_UNEXPRESSED_SECURITY
 
@@ -247,9 +248,9 @@ def test_every_task_has_one_placement_that_kfp_and_airflow_both_render(compiled,
     kfp_tasks = _tasks(spec)
     dag, _ = airflow_pods
     cfg = load_config("configs/polyglot-ko-1.3b.yaml")
-    names = [t.name for t in placement.tasks()]
+    names = [t.name for t in graph.tasks()]
     assert set(names) == {n for n, (_, ex) in kfp_tasks.items() if ex} == set(dag["tasks"])
-    for task in placement.tasks():
+    for task in graph.tasks():
         want = placement.placement(cfg, task)
         kfp_task, executor = kfp_tasks[task.name]
         kfp, air, ours = _kfp_view(spec, platform, kfp_task, executor), _airflow_view(dag["tasks"][task.name]), \
@@ -264,12 +265,13 @@ def test_every_task_has_one_placement_that_kfp_and_airflow_both_render(compiled,
         carried = {k: (v if isinstance(v, bool) else int(v)) for k, v in platform[executor]["securityContext"].items()}
         for key, value in {**want.pod_security, **want.container_security}.items():
             assert carried.get(key) == value or key in KFP_BACKEND_SECURITY + KFP_UNEXPRESSED_SECURITY, (task, key)
-    gpu_tasks = {t.name for t in placement.tasks() if placement.placement(cfg, t).gpus}
+    gpu_tasks = {t.name for t in graph.tasks() if placement.placement(cfg, t).gpus}
     assert gpu_tasks == {"evaluate"}, "the 1.3B config trains in a TrainJob: pretrain only coordinates"
 
 
 def test_the_training_jobs_pods_take_the_same_security_and_secrets_from_the_placement_module():
     from components.cluster import placement
+    from components.contract import graph
     from components.contract.config import load_config
     from training.k8s import jobs
 
@@ -282,7 +284,7 @@ def test_the_training_jobs_pods_take_the_same_security_and_secrets_from_the_plac
     assert pod["metadata"]["labels"][placement.ROLE] == "trainer"
     secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in job["spec"]["trainer"]["env"]
                if "valueFrom" in e}
-    task = placement.placement(cfg, placement.Task("collect"))
+    task = placement.placement(cfg, graph.Task("collect"))
     assert secrets == {var: s for var, (s, _) in task.secret_env.items()}, "the same Secrets as the task pods"
 
 

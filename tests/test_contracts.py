@@ -85,6 +85,16 @@ def test_a_manifest_that_breaks_its_kinds_contract_is_one_error_naming_artifact_
         StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri})
 
 
+def test_fields_a_later_version_adds_are_ignored_at_every_depth():
+    from components.contract.manifest import Manifest
+    info = kinds.RawCorpus(records_in=1, records_out=1, dropped={}, quarantined={}, chars=3, files=1,
+                           sources={"a": kinds.CollectedSource(records=1, chars=3, license="CC0-1.0")})
+    stats = info.to_stats()
+    stats["sources"]["a"]["language"] = "ko"
+    stats["newer"] = 1
+    assert kinds.read(Manifest(kind="RawCorpus", stage="collect", key="k", uri="u", stats=stats)) == info
+
+
 def test_an_input_of_the_wrong_kind_is_refused(tmp_path):
     ctx, cur = _curated(tmp_path)
     with pytest.raises(StageFailed, match=r"input raw at .* is a CuratedCorpus, not a RawCorpus"):

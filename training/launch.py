@@ -47,21 +47,33 @@ def torchrun_local(args: TrainArgs, workdir: Path, timeout_s: int, log_path: Pat
     """Run the trainer as `args.nproc` local processes; every line goes to `log_path`, and the trainer's own
     "[train]" lines (start, progress, end) also to `echo`. Raises StageFailed with the log's tail on failure."""
     cmd, env = torchrun_command(args, workdir)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    with open(log_path, "ab") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                       env=env) as proc:
         copier = threading.Thread(target=_copy, args=(proc.stdout, log, echo), daemon=True)
         copier.start()
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            _stop(proc)
             raise StageFailed(f"pretrain: training did not finish within {timeout_s}s (log: {log_path})") from None
+        except BaseException:      # interrupted, or the task is being torn down: training must not go on alone
+            _stop(proc)
+            raise
         finally:
             copier.join(timeout=30)
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-25:]
         raise StageFailed(f"pretrain: torchrun exited with {proc.returncode}; log {log_path}:\n" + "\n".join(tail))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (torchrun forwards it: every rank checkpoints and exits), then SIGKILL if it outlasts the grace."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=SHUTDOWN_TIMEOUT_S + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _copy(stream, log, echo) -> None:

@@ -36,10 +36,14 @@ def inputs(root: Path, *, vocab: int = 256, documents: int = 300, tokens: int | 
            storage: Storage | None = None) -> tuple[Artifact[TokenizedDataset], Artifact[Tokenizer]]:
     """(dataset, tokenizer) artifacts under root/ (made once; later calls with the same root reuse them).
     `tokens`: generate documents until about this many tokens instead of `documents` documents."""
+    from components.contract.address import stable_hash
+
     storage = storage or Storage()
-    dataset_uri, tokenizer_uri = str(root / "dataset"), str(root / "tokenizer")
+    # named by what they hold, so a call with other settings never reuses a different artifact
+    made = stable_hash([vocab, documents, tokens, learnable, list(lengths), seed])[:12]
+    dataset_uri, tokenizer_uri = str(root / f"dataset-{made}"), str(root / f"tokenizer-{vocab}")
     if read_manifest(storage, dataset_uri) is None:
-        staging = root / ".staging-dataset"
+        staging = root / f".staging-dataset-{made}"
         staging.mkdir(parents=True, exist_ok=True)
         rng = np.random.RandomState(seed)
         splits = {}
@@ -60,14 +64,15 @@ def inputs(root: Path, *, vocab: int = 256, documents: int = 300, tokens: int | 
                                 dtype=w.dtype.name, tokens_per_char=0.0, validation_roundtrip_failures=0)
         _publish(storage, staging, dataset_uri, info)
     if read_manifest(storage, tokenizer_uri) is None:
-        staging = root / ".staging-tokenizer"
+        staging = root / f".staging-tokenizer-{vocab}"
         staging.mkdir(parents=True, exist_ok=True)
         _word_level(vocab).save(str(staging / "tokenizer.json"))
         quality = TokenizerQuality(documents=0, tokens=0, tokens_per_char=0.0, tokens_per_word=0.0,
                                    byte_fallback_share=0.0, roundtrip_failures=0)
         info = Tokenizer(vocab_size=vocab, learned_vocab=vocab - 4, padded_vocab=-(-vocab // 128) * 128,
                          eod_id=EOD_ID, special_ids={"<pad>": 0, "<eos>": 1, "<|endoftext|>": EOD_ID, "<|sep|>": 3},
-                         morphemes="given", quality=quality)
+                         morphemes="given", sample_documents=None, sample_chars=None, quality=quality,
+                         reference_quality=None)
         _publish(storage, staging, tokenizer_uri, info)
     cache = root / "cache"
     return (Artifact("dataset", read_manifest(storage, dataset_uri), storage, cache),

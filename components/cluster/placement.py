@@ -27,24 +27,6 @@ CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem
 
 
 @dataclass(frozen=True)
-class Task:
-    """One task of the cluster pipeline: begin, a corpus stage's shards, a stage, or finish."""
-    name: str                                  # the task id in both orchestrators
-    node: graph.StageNode | None = None        # None for begin and finish
-    shard: bool = False
-
-
-def tasks() -> list[Task]:
-    """Every task in graph order."""
-    out = [Task("begin")]
-    for node in graph.STAGES:
-        if node.sharded:
-            out.append(Task(graph.task_name(node.name, "shard"), node, shard=True))
-        out.append(Task(graph.task_name(node.name), node))
-    return out + [Task("finish")]
-
-
-@dataclass(frozen=True)
 class Placement:
     task: str
     image: str
@@ -81,7 +63,7 @@ def _secret_env(s3_secret: str | None, mlflow_secret: str | None) -> dict[str, t
     return out
 
 
-def placement(cfg, task: Task) -> Placement:
+def placement(cfg, task: graph.Task) -> Placement:
     """The pod of one pipeline task under this run config."""
     c = cfg.cluster
     res = graph.resources(task.node, cfg) if task.node else graph.COORDINATOR

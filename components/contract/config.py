@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ SourceFormat = Literal["auto", "jsonl", "json", "txt", "parquet", "html", "warc"
 CleaningStep = Literal["empty", "nfc", "html", "url", "repeated_chars", "pii", "whitespace", "empty_after_clean",
                        "min_chars", "max_chars", "hangul_ratio", "gopher"]
 KobestTask = Literal["boolq", "copa", "hellaswag", "sentineg", "wic"]
+KOBEST_TASKS: tuple[str, ...] = typing.get_args(KobestTask)   # every loader and table follows this order
 Device = Literal["cpu", "cuda"]
 
 

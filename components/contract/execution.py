@@ -82,15 +82,8 @@ class Context:
 # ------------------------------------------------------------------------------------ the stage's signature
 
 
-def _dotted(cfg: RunConfig, path: str) -> Any:
-    value: Any = cfg
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value
-
-
 def needs(module: ModuleType, cfg: RunConfig) -> dict[str, Any]:
-    return {name: _dotted(cfg, path) for name, path in getattr(module, "NEEDS", {}).items()}
+    return {name: graph.setting(cfg, path) for name, path in getattr(module, "NEEDS", {}).items()}
 
 
 def stage_params(node: graph.StageNode, module: ModuleType, cfg: RunConfig, storage: Storage) -> dict:
@@ -250,7 +243,8 @@ class StageRun:
             else:
                 manifest, hit = self._produce(run_id, max_workers), False
             if lineage:
-                lineage.record_stage(run_id, manifest, cache_hit=hit, metrics=kinds.read(manifest).metrics())
+                metrics = {**kinds.read(manifest).metrics(), "seconds": manifest.stats.get("seconds", 0.0)}
+                lineage.record_stage(run_id, manifest, cache_hit=hit, metrics=metrics)
                 lineage.end(run_id)
         except BaseException:
             if lineage and run_id:

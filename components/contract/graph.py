@@ -50,8 +50,6 @@ STAGES: tuple[StageNode, ...] = (
     StageNode("register", "RegisteredModel", {"model": "pretrain", "report": "evaluate"}),
 )
 
-# Every input role any stage uses; orchestrator adapters expose one optional argument per role.
-ROLES: tuple[str, ...] = tuple(dict.fromkeys(r for s in STAGES for r in s.inputs))
 
 
 def stage(name: str) -> StageNode:
@@ -68,14 +66,19 @@ def select(start: str | None = None, until: str | None = None) -> list[StageNode
     return list(STAGES[lo:hi + 1])
 
 
+def setting(cfg, dotted: str):
+    """A value of a run config by its dotted key ("register.model_name")."""
+    value = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
 def resources(node: StageNode, cfg) -> Resources:
     """What the stage's task needs under a run config (`cfg`: a RunConfig)."""
     if node.resources_by:
         key, choices = node.resources_by
-        value = cfg
-        for part in key.split("."):
-            value = getattr(value, part)
-        return choices.get(value, node.resources)
+        return choices.get(setting(cfg, key), node.resources)
     return node.resources
 
 
@@ -111,3 +114,46 @@ def finish_argv(*, workdir: str, parent_run_id: str, last_uri: str) -> list[str]
     """End the pipeline run from the last stage's artifact (its ancestry names every other); prints the summary."""
     return ["finish", "--workdir", workdir, "--parent-run-id", parent_run_id, "--input",
             f"{STAGES[-1].name}={last_uri}"]
+
+
+# The tasks of a pipeline run, as every orchestrator lays them out: begin, each stage (a corpus stage's shards
+# first), finish.
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str                                  # the task id in every orchestrator
+    node: StageNode | None = None              # None for begin and finish
+    shard: bool = False
+
+
+def tasks() -> list[Task]:
+    out = [Task("begin")]
+    for node in STAGES:
+        if node.sharded:
+            out.append(Task(task_name(node.name, "shard"), node, shard=True))
+        out.append(Task(task_name(node.name), node))
+    return out + [Task("finish")]
+
+
+def task_params(task: Task) -> dict[str, type]:
+    """What a task is given by the orchestrator: begin the config's URI; a stage the parent run id and one URI per
+    input role (a shard also its rank); finish the parent run id and the last stage's URI."""
+    if task.name == "begin":
+        return {"config_uri": str}
+    if task.node is None:
+        return {"parent_run_id": str, "last_uri": str}
+    return {"parent_run_id": str, **({"rank": int} if task.shard else {}), **{r: str for r in task.node.inputs}}
+
+
+def task_argv(task: Task, workdir: str, values: dict) -> list[str]:
+    """The argv of a task from the values `task_params` names (they may be orchestrator placeholders)."""
+    if task.name == "begin":
+        return begin_argv(config=values["config_uri"], workdir=workdir)
+    if task.node is None:
+        return finish_argv(workdir=workdir, parent_run_id=values["parent_run_id"], last_uri=values["last_uri"])
+    inputs = {role: values[role] for role in task.node.inputs}
+    if task.shard:
+        return shard_argv(task.node, values["rank"], workdir=workdir, parent_run_id=values["parent_run_id"],
+                          inputs=inputs)
+    return stage_argv(task.node, workdir=workdir, parent_run_id=values["parent_run_id"], inputs=inputs)

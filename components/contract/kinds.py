@@ -96,6 +96,9 @@ class CuratedCorpus(Accounted):
     length_histogram: dict[str, list[int]]   # kept documents per length bin, by source
     cleaning: Cleaning
 
+    def metrics(self) -> dict[str, float]:
+        return {k: v for k, v in super().metrics().items() if not k.startswith("cleaning.")}   # settings, not counts
+
 
 # ------------------------------------------------------------------------------------------ tokenizer
 
@@ -119,10 +122,10 @@ class Tokenizer(Description):
     eod_id: int                     # <|endoftext|>: ends every document
     special_ids: dict[str, int]
     morphemes: str                  # kiwi | none | given (a tokenizer.json supplied, not trained)
-    sample_documents: int | None = None   # what it was trained on (None when given)
-    sample_chars: int | None = None
+    sample_documents: int | None    # what it was trained on (None when given)
+    sample_chars: int | None
     quality: TokenizerQuality       # on held-out documents
-    reference_quality: TokenizerQuality | None = None   # the reference tokenizer on the same documents
+    reference_quality: TokenizerQuality | None   # the reference tokenizer on the same documents (None: none)
 
 
 @dataclass(kw_only=True)

@@ -35,10 +35,10 @@ def build(cls: type, data: Any, where: str = "", *, unknown: str = "error") -> A
                and f.default_factory is dataclasses.MISSING]
     if missing:
         raise Mismatch(_join(where, missing[0]), "missing")
-    return cls(**{k: coerce(hints[k], v, _join(where, k)) for k, v in data.items() if k in fields})
+    return cls(**{k: coerce(hints[k], v, _join(where, k), unknown=unknown) for k, v in data.items() if k in fields})
 
 
-def coerce(tp: Any, value: Any, where: str) -> Any:
+def coerce(tp: Any, value: Any, where: str, *, unknown: str = "error") -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -46,24 +46,24 @@ def coerce(tp: Any, value: Any, where: str) -> Any:
             if type(None) in args:
                 return None
             raise Mismatch(where, "must not be null")
-        return coerce(next(a for a in args if a is not type(None)), value, where)
+        return coerce(next(a for a in args if a is not type(None)), value, where, unknown=unknown)
     if origin is typing.Literal:
         allowed = typing.get_args(tp)
         if not any(value == a and type(value) is type(a) for a in allowed):
             raise Mismatch(where, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
         return value
     if dataclasses.is_dataclass(tp):
-        return build(tp, value, where)
+        return build(tp, value, where, unknown=unknown)
     if origin is dict:
         if not isinstance(value, dict):
             raise Mismatch(where, "must be a mapping")
         _, item = typing.get_args(tp)
-        return {str(k): coerce(item, v, _join(where, str(k))) for k, v in value.items()}
+        return {str(k): coerce(item, v, _join(where, str(k)), unknown=unknown) for k, v in value.items()}
     if origin is list:
         if not isinstance(value, list):
             raise Mismatch(where, "must be a list")
         (item,) = typing.get_args(tp)
-        return [coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [coerce(item, v, f"{where}[{i}]", unknown=unknown) for i, v in enumerate(value)]
     if tp is Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):

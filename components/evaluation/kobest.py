@@ -13,13 +13,12 @@ import io
 import json
 import re
 import shutil
-import typing
 from pathlib import Path
 
-from ..contract.config import KobestTask
+from ..contract.config import KOBEST_TASKS
 from ..errors import UserError
 
-TASKS: tuple[str, ...] = typing.get_args(KobestTask)   # the config names them; every loader follows
+TASKS = KOBEST_TASKS
 _DIRS = {"boolq": "BoolQ", "copa": "COPA", "hellaswag": "HellaSwag", "sentineg": "SentiNeg", "wic": "WiC"}
 _SPLITS = {"train": "train", "validation": "dev", "test": "test"}
 

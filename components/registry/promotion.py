@@ -24,7 +24,7 @@ class Scores:
 
 
 def eval_tags(metrics: dict, score_name: str, shots: int) -> dict[str, str]:
-    """Tags for a model version from an evaluation's metrics.json."""
+    """Tags for a model version from an evaluation's numbers (an EvalReport's description, as a dict)."""
     key = str(shots)
     if key not in metrics["kobest"]:
         raise UserError(f"register.score_shots: {shots} was not evaluated (evaluate.shots: {metrics['shots']})")

@@ -156,14 +156,15 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
     storage = out.storage
     mine = shard.mine([(s, f) for s in cfg.sources for f in list_files(s, storage)])
     reader = code_version(__name__)    # this module and the readers it imports
-    stats_list = []
+    stats_list, records = [], 0
     progress = Progress(f"collect {shard.label}", total=len(mine), unit="files")
     for source, path in mine:
         rel = _relative(source, path)
         key = stable_hash({"source": _source_settings(source, cfg), "file": rel,
                            "fingerprint": _fingerprint(path, storage), "reader": reader})
-        # Named by source and file first: the corpus order downstream (curate keeps the first of duplicates) is
-        # sources by name, then files by name, whatever the keys; the key keeps changed files apart.
+        # Named by source and file first: curate hands files to its shards in name order and keeps the first of
+        # duplicates, so the corpus order follows names (and curate.world_size), never the keys; the key keeps a
+        # changed file's new segment apart from the old one.
         seg_rel = f"segments/{source.name}/{rel}/{key[:24]}"
         seg_uri = join(out.stage_root, seg_rel)
         seg_manifest = join(seg_uri, SEGMENT)
@@ -179,7 +180,8 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
         out.adopted += [FileEntry(name=f"{STAGE_PREFIX}{seg_rel}/{f['name']}", bytes=f["bytes"], sha256=f["sha256"])
                         for f in doc["files"]]
         stats_list.append(doc["stats"])
-        progress.advance(1, records=f"{sum(s['records_in'] for s in stats_list):,}")
+        records += doc["stats"]["records_in"]
+        progress.advance(1, records=f"{records:,}")
     progress.close()
     merged = merge_counts(stats_list) if stats_list else {}
     return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged}

@@ -67,9 +67,9 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
     writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file, _PART_SCHEMA)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "edits": {}, "pii": {},
              "chars_in": 0, "chars_out": 0, "per_source": {}}
-    paths = [raw.path(f) for f in mine]
-    progress = Progress(f"curate {shard.label}", total=sum(pq.ParquetFile(p).metadata.num_rows for p in paths))
-    for rec in read_records(paths):
+    # files are fetched one at a time as they are read; the total is this shard's share of the corpus (an estimate)
+    progress = Progress(f"curate {shard.label}", total=raw.info.records_out / shard.world_size)
+    for rec in read_records(raw.path(f) for f in mine):
         progress.advance()
         src = _source_stats(stats, rec["source"])
         stats["records_in"] += 1

@@ -52,11 +52,11 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     (out.dir / "README.md").write_text(card, encoding="utf-8")
 
     set_process_uri(out.tracking_uri)
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    weights = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
     tok = PreTrainedTokenizerFast.from_pretrained(str(model_dir))
     with mlflow.start_run(run_id=out.run_id):
         info = mlflow.transformers.log_model(
-            transformers_model={"model": model, "tokenizer": tok}, name="model", task="text-generation",
+            transformers_model={"model": weights, "tokenizer": tok}, name="model", task="text-generation",
             pip_requirements=PIP_REQUIREMENTS, registered_model_name=cfg.model_name, model_card=ModelCard(card))
         # The evaluation's numbers, linked to the logged model (they show on its page in MLflow).
         linked = {f"kobest_{s}shot_{t}_f1": r["f1"] for s, ts in metrics["kobest"].items() for t, r in ts.items()}
