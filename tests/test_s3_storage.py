@@ -68,3 +68,23 @@ def test_collect_reads_an_s3_prefix(s3, tmp_path):
     again, hit = StageRun(graph.stage("collect"), make_context(config_from_dict(cfg), tmp_path / "w", None),
                           {}).execute()
     assert hit, "unchanged objects (same ETags): cache hit"
+
+
+def test_collect_reads_s3_sources_through_the_configs_endpoint(tmp_path, s3, monkeypatch):
+    """`s3_endpoint_url` in the config, nothing in the environment: collect lists, fingerprints and reads its
+    s3:// sources through the run's storage (it used to build its own client for AWS's default endpoint)."""
+    import json
+
+    from components.contract import storage as storage_module
+
+    body = "".join(json.dumps({"text": f"{i}번째 문서입니다"}, ensure_ascii=False) + "\n" for i in range(20))
+    s3.client().put_object(Bucket="artifacts", Key="sources/docs.jsonl", Body=body.encode())
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setattr(storage_module, "RETRY_SECONDS", 5.0)
+    storage_module._client.cache_clear()
+    cfg = config_from_dict({"s3_endpoint_url": s3.endpoint, "collect": {"world_size": 2, "sources": [
+        {"name": "docs", "uri": "s3://artifacts/sources/docs.jsonl"}]}})
+    ctx = make_context(cfg, tmp_path / "wd", None)
+    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    assert raw.stats["records_out"] == 20 and raw.params["sources"][0]["files"][0][1].startswith("etag:")
+    storage_module._client.cache_clear()
