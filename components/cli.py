@@ -264,7 +264,9 @@ def cmd_train_job(a) -> int:
     workdir = Path(a.workdir).resolve()
     inputs = _parse_inputs(a.input) or (runner.cached_inputs(cfg, workdir, "pretrain") if a.submit else None)
     if inputs is None:
-        job, note = jobs.preview(cfg.pretrain, cfg.artifact_root, cfg.s3_endpoint_url), "preview"
+        job = jobs.preview(cfg.pretrain, cfg.artifact_root, cfg.s3_endpoint_url)
+        note = ("a preview: its name and argument file are the pretrain stage's content address, fixed once the "
+                "stage's inputs exist (--input dataset=URI --input tokenizer=URI, or --submit)")
     else:
         sr = runner.stage_run(cfg, workdir, "pretrain", inputs)
         with tempfile.TemporaryDirectory() as tmp:
