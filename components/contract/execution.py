@@ -86,6 +86,15 @@ def needs(module: ModuleType, cfg: RunConfig) -> dict[str, Any]:
     return {name: graph.setting(cfg, path) for name, path in getattr(module, "NEEDS", {}).items()}
 
 
+def reads_storage(module: ModuleType) -> bool:
+    fn = getattr(module, "params", None)
+    return fn is not None and "storage" in inspect.signature(fn).parameters
+
+
+def frozen_params_uri(artifact_root: str, parent_run_id: str, stage: str) -> str:
+    return join(artifact_root, "runs", parent_run_id, "params", f"{stage}.json")
+
+
 def stage_params(node: graph.StageNode, module: ModuleType, cfg: RunConfig, storage: Storage) -> dict:
     """What the content address depends on besides code and inputs: `params(cfg)` of the stage's section if the
     module has one (given the run's storage if it asks for it: collect reads its sources' fingerprints), else the
@@ -95,9 +104,14 @@ def stage_params(node: graph.StageNode, module: ModuleType, cfg: RunConfig, stor
     if fn is None:
         params = dataclasses.asdict(section)
     else:
-        params = fn(section, storage=storage) if "storage" in inspect.signature(fn).parameters else fn(section)
+        params = fn(section, storage=storage) if reads_storage(module) else fn(section)
     named = needs(module, cfg)
     return {**params, "needs": named} if named else params
+
+
+# Keyword arguments a stage function may also ask for: `params`, what its address was computed from (collect's
+# shards take their file list from it, so no shard lists the sources again).
+OPTIONAL = {"params"}
 
 
 def bind(node: graph.StageNode, module: ModuleType) -> None:
@@ -114,7 +128,7 @@ def bind(node: graph.StageNode, module: ModuleType) -> None:
         params = list(inspect.signature(fn).parameters.values())
         keywords = {p.name for p in params if p.kind == p.KEYWORD_ONLY}
         expected = set(node.inputs) | named | extra
-        if not params or params[0].kind != params[0].POSITIONAL_OR_KEYWORD or keywords != expected:
+        if not params or params[0].kind != params[0].POSITIONAL_OR_KEYWORD or keywords - OPTIONAL != expected:
             problems.append(f"{fn_name}(cfg, *, ...) takes {sorted(keywords)}, the graph gives {sorted(expected)}")
             continue
         hints = typing.get_type_hints(fn)
@@ -178,11 +192,24 @@ class StageRun:
             if art.manifest.kind != want:
                 raise StageFailed(f"{node.name}: input {role} at {art.uri} is a {art.manifest.kind}, not a {want}")
         self.needs = needs(self.module, ctx.cfg)
-        self.params = params if params is not None else stage_params(node, self.module, ctx.cfg, ctx.storage)
+        self.params = params if params is not None else self._params_for_this_run()
         self.code = code_version(node.module)
         self.key = address(node.name, self.code, self.params, {r: a.digest for r, a in self.inputs.items()})
         self.stage_root = join(ctx.artifact_root, node.name)
         self.uri = join(self.stage_root, self.key[:20])
+
+    def _params_for_this_run(self) -> dict:
+        """The stage's params; for a stage whose params read the outside world (collect lists its sources), the
+        ones its pipeline run froze: every task of one run (every shard pod) sees one listing, read once."""
+        ctx = self.ctx
+        if not (ctx.parent_run_id and reads_storage(self.module)):
+            return stage_params(self.node, self.module, ctx.cfg, ctx.storage)
+        uri = frozen_params_uri(ctx.artifact_root, ctx.parent_run_id, self.node.name)
+        if ctx.storage.exists(uri):
+            return json.loads(ctx.storage.read_bytes(uri))
+        params = stage_params(self.node, self.module, ctx.cfg, ctx.storage)
+        ctx.storage.write_bytes(uri, json.dumps(params, ensure_ascii=False).encode())
+        return params
 
     def output(self, staging: Path, run_id: str | None = None, tracking_uri: str | None = None) -> Output:
         ctx = self.ctx
@@ -191,7 +218,10 @@ class StageRun:
                       tracking_uri=tracking_uri or (ctx.lineage.tracking_uri if ctx.lineage else None), log=ctx.log)
 
     def _call(self, fn_name: str, out: Output, **extra) -> Any:
-        return getattr(self.module, fn_name)(self.section, **self.inputs, **self.needs, out=out, **extra)
+        fn = getattr(self.module, fn_name)
+        if "params" in inspect.signature(fn).parameters:
+            extra["params"] = self.params
+        return fn(self.section, **self.inputs, **self.needs, out=out, **extra)
 
     # -- shards ----------------------------------------------------------------------------------------------
     def part_uri(self, rank: int, world_size: int) -> str:

@@ -53,7 +53,10 @@ class RawCorpus(Accounted):
     KIND: ClassVar[str] = "RawCorpus"
     chars: int
     files: int                                  # input files read (or reused from earlier runs)
+    bytes: int                                  # their size as stored (compressed)
     sources: dict[str, CollectedSource]         # by source name, in config order
+    shard_bytes: list[int]                      # bytes each shard was given (by rank): how even the split was
+    requests: dict[str, int]                    # object-storage requests the shards made, by operation
 
 
 @dataclass(kw_only=True)

@@ -6,6 +6,7 @@ stage's output manifest URI. The resolved configuration is frozen at `begin` int
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from .manifest import Manifest, ancestry, require_manifest
 from .config import RunConfig, config_to_dict, dump_config, load_config
 from ..errors import UserError
 from .lineage import Lineage, tracking_uri_for
-from .execution import Context, StageRun, git_commit
+from .execution import Context, StageRun, git_commit, reads_storage
 from .summary import summarize
 from .storage import Storage, is_s3
 
@@ -54,6 +55,12 @@ def begin(cfg: RunConfig, workdir: Path, config_name: str) -> str:
     path = run_config_path(workdir, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, path)
+    # Freeze what the run reads from outside (collect's listing of its sources) before any task starts, so that
+    # its shard tasks, wherever they run, agree on the files and none of them lists the sources again.
+    ctx = make_context(cfg, workdir, run_id)
+    for node in graph.STAGES:
+        if not node.inputs and reads_storage(importlib.import_module(node.module)):
+            StageRun(node, ctx, {})
     return run_id
 
 

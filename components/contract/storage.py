@@ -11,6 +11,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,6 +69,18 @@ def _transient(e: BaseException) -> bool:
     return False
 
 
+# Object-storage requests this process made, by operation (head, get, put, list, delete): what a task reports so
+# that request counts at scale are measured, not guessed. Retries count once per attempt of the operation.
+REQUESTS: Counter = Counter()
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str        # relative to the listed prefix
+    size: int        # bytes
+    etag: str        # S3's ETag; empty for local files
+
+
 def _retrying(what: str, endpoint: str | None, fn):
     """Run one S3 operation, retrying transient failures with exponential backoff until RETRY_SECONDS pass."""
     import time
@@ -99,6 +113,7 @@ class Storage:
             from botocore.exceptions import ClientError
             bucket, key = _split_s3(uri)
             try:
+                REQUESTS["head"] += 1
                 _retrying(f"checking {uri}", self.endpoint_url, lambda: self._s3().head_object(Bucket=bucket, Key=key))
                 return True
             except ClientError as e:
@@ -110,6 +125,7 @@ class Storage:
     def etag(self, uri: str) -> str:
         """An object's ETag (S3 only): what identifies its content without reading it."""
         bucket, key = _split_s3(uri)
+        REQUESTS["head"] += 1
         head = _retrying(f"reading the ETag of {uri}", self.endpoint_url,
                          lambda: self._s3().head_object(Bucket=bucket, Key=key))
         return head["ETag"].strip('"')
@@ -117,6 +133,7 @@ class Storage:
     def read_bytes(self, uri: str) -> bytes:
         if is_s3(uri):
             bucket, key = _split_s3(uri)
+            REQUESTS["get"] += 1
             return _retrying(f"reading {uri}", self.endpoint_url,
                              lambda: self._s3().get_object(Bucket=bucket, Key=key)["Body"].read())
         return Path(uri).read_bytes()
@@ -124,6 +141,7 @@ class Storage:
     def write_bytes(self, uri: str, data: bytes) -> None:
         if is_s3(uri):
             bucket, key = _split_s3(uri)
+            REQUESTS["put"] += 1
             _retrying(f"writing {uri}", self.endpoint_url,
                       lambda: self._s3().put_object(Bucket=bucket, Key=key, Body=data))
             return
@@ -141,6 +159,7 @@ class Storage:
         if is_s3(uri):
             bucket, key = _split_s3(uri)
             # A (multipart) upload becomes visible only when complete: a retried one never leaves a partial object.
+            REQUESTS["put"] += 1
             _retrying(f"uploading {local} to {uri}", self.endpoint_url,
                       lambda: self._s3().upload_file(str(local), bucket, key))
             return
@@ -158,19 +177,32 @@ class Storage:
 
     def list_files(self, uri: str) -> list[str]:
         """Relative names of all files under a directory / prefix, sorted."""
-        if is_s3(uri):
-            bucket, prefix = _split_s3(join(uri, ""))
+        return [o.name for o in self.objects(join(uri, ""))]
+
+    def objects(self, prefix: str) -> list[ObjectInfo]:
+        """Every file whose URI starts with `prefix` (a directory ends it with "/"), with sizes and (S3) ETags,
+        from one listing, sorted by name; names are relative to `prefix`."""
+        if is_s3(prefix):
+            bucket, key = _split_s3(prefix)
 
             def listing():
-                keys = []
-                for page in self._s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                    keys += [o["Key"][len(prefix):] for o in page.get("Contents", [])]
-                return keys
-            return sorted(_retrying(f"listing {uri}", self.endpoint_url, listing))
-        root = Path(uri)
+                found = []
+                for page in self._s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+                    REQUESTS["list"] += 1
+                    found += [ObjectInfo(o["Key"][len(key):], int(o["Size"]), o.get("ETag", "").strip('"'))
+                              for o in page.get("Contents", [])]
+                return found
+            return sorted(_retrying(f"listing {prefix}", self.endpoint_url, listing), key=lambda o: o.name)
+        head, _, stem = str(prefix).rpartition("/")
+        root = Path(head or ".")
         if not root.is_dir():
             return []
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        out = []
+        for p in root.rglob("*"):
+            rel = p.relative_to(root).as_posix()
+            if rel.startswith(stem) and p.is_file():
+                out.append(ObjectInfo(rel[len(stem):], p.stat().st_size, ""))
+        return sorted(out, key=lambda o: o.name)
 
     def fetch(self, uri: str, dest: Path) -> Path:
         """Download one object to `dest` (atomically); local files are returned as they are."""
@@ -180,6 +212,7 @@ class Storage:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
         os.close(fd)
         bucket, key = _split_s3(uri)
+        REQUESTS["get"] += 1
         _retrying(f"downloading {uri}", self.endpoint_url, lambda: self._s3().download_file(bucket, key, tmp))
         os.replace(tmp, dest)
         return dest
@@ -188,6 +221,7 @@ class Storage:
         if is_s3(uri):
             bucket, prefix = _split_s3(join(uri, ""))
             for name in self.list_files(uri):
+                REQUESTS["delete"] += 1
                 _retrying(f"deleting {uri}/{name}", self.endpoint_url,
                           lambda name=name: self._s3().delete_object(Bucket=bucket, Key=prefix + name))
             return

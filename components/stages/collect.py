@@ -2,8 +2,9 @@
 
 Incremental: every input file is collected into a segment addressed by (source settings, file checksum, reader
 code), under <artifact_root>/collect/segments/<source>/<file>/<key>/. A RawCorpus lists the segments of the files
-its sources hold now, so a scheduled run only reads new or changed files, and the corpus is the union. Files go to shards round-robin
-in sorted order, so any (rank, world_size) split covers each file once.
+its sources hold now, so a scheduled run only reads new or changed files, and the corpus is the union. Sources are
+files, directories or globs (components/corpus/sources.py), listed once per run; files go to shards by bytes (each
+shard reads about as much as every other), so any (rank, world_size) split covers each file once.
 
 Bad input (broken JSON, invalid UTF-8 or CP949, NUL bytes, binary files, truncated archives, wrong Parquet schema,
 a missing or non-text field, oversized records) is quarantined with its raw bytes and a reason; it never stops
@@ -12,9 +13,7 @@ the run.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
-from functools import lru_cache
 from pathlib import Path
 
 from ..contract.address import code_version, stable_hash
@@ -22,35 +21,16 @@ from ..contract.artifact import Output, Part, Shard
 from ..contract.config import CollectConfig, Source
 from ..contract.execution import merge_counts
 from ..contract.kinds import CollectedSource, RawCorpus
-from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir, sha256_file
+from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir
 from ..contract.progress import Progress
-from ..contract.storage import Storage, is_s3, join
+from ..contract.storage import REQUESTS, Storage, is_s3, join
 from ..corpus.readers import problem, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
 from ..corpus.records import QUARANTINE_SCHEMA, ShardWriter
+from ..corpus.sources import assign_by_bytes, list_source, uri_of
 from ..errors import UserError
 _EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
         (".html", "html"), (".htm", "html"), (".warc", "warc"))
 SEGMENT = "segment.json"
-
-
-def list_files(source: Source, st: Storage) -> list[str]:
-    """Every file a source names: a file, a directory (recursively), a glob, or an s3:// prefix."""
-    uri = source.uri
-    if is_s3(uri):
-        single = not uri.endswith("/") and st.exists(uri)
-        files = [uri] if single else [f"{uri.rstrip('/')}/{n}" for n in st.list_files(uri) if not n.endswith("/")]
-    else:
-        p = Path(uri)
-        if p.is_file():
-            files = [str(p)]
-        elif p.is_dir():
-            files = [str(f) for f in p.rglob("*") if f.is_file()]
-        else:
-            files = [f for f in glob.glob(uri, recursive=True) if Path(f).is_file()]
-    files = sorted(f for f in files if not Path(f).name.startswith("."))
-    if not files:
-        raise UserError(f"collect: source {source.name!r}: no files at {uri}")
-    return files
 
 
 def file_format(source: Source, path: str) -> str:
@@ -63,28 +43,6 @@ def file_format(source: Source, path: str) -> str:
     raise UserError(f"collect: source {source.name!r}: cannot tell the format of {path} (set format:)")
 
 
-def _fingerprint(path: str, storage: Storage) -> str:
-    if is_s3(path):
-        return "etag:" + storage.etag(path)
-    st = Path(path).stat()
-    return _file_sha(path, st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=65536)
-def _file_sha(path: str, size: int, mtime_ns: int) -> str:
-    # keyed by size and mtime too, so a file changed in between is hashed again; params() and the shard that
-    # collects the file then read it once per process, not twice
-    return sha256_file(Path(path))
-
-
-def _relative(source: Source, path: str) -> str:
-    """A file's name relative to its source's root: stable across checkouts and buckets."""
-    root = source.uri.rstrip("/")
-    if path.startswith(root + "/"):
-        return path[len(root) + 1:]
-    return path.rsplit("/", 1)[-1]
-
-
 def _source_settings(s: Source, cfg: CollectConfig) -> dict:
     d = {k: v for k, v in dataclasses.asdict(s).items() if k != "uri"}
     d.update(max_record_chars=cfg.max_record_chars, max_file_bytes=cfg.max_file_bytes)
@@ -92,14 +50,27 @@ def _source_settings(s: Source, cfg: CollectConfig) -> dict:
 
 
 def params(cfg: CollectConfig, *, storage: Storage) -> dict:
-    # The address depends on what the files hold, not on where this checkout put them.
+    """What the address depends on: the sources' settings and, per file, its name relative to the source, its
+    fingerprint and its size (what the files hold, not where this checkout or bucket put them). One listing per
+    source; a pipeline run computes this once and hands it to every shard."""
     names = [s.name for s in cfg.sources]
     if len(set(names)) != len(names):
         raise UserError(f"collect.sources: names must be unique, got {names}")
-    sources = [{**_source_settings(s, cfg), "files": [[_relative(s, f), _fingerprint(f, storage)]
-                                                      for f in list_files(s, storage)]}
-               for s in cfg.sources]
+    sources = []
+    for s in cfg.sources:
+        single, files = list_source(s.uri, storage)
+        if not files:
+            raise UserError(f"collect: source {s.name!r}: no files at {s.uri}")
+        sources.append({**_source_settings(s, cfg), "single": single,
+                        "files": [[f.rel, f.fingerprint, f.size] for f in files]})
     return {"sources": sources, "world_size": cfg.world_size, "records_per_file": cfg.records_per_file}
+
+
+def planned_files(cfg: CollectConfig, params: dict) -> list[tuple[Source, str, str, str, int]]:
+    """(source, uri, relative name, fingerprint, bytes) of every file the address was computed from, in order."""
+    by_name = {s.name: s for s in cfg.sources}
+    return [(by_name[p["name"]], uri_of(by_name[p["name"]].uri, p["single"], rel), rel, fp, size)
+            for p in params["sources"] for rel, fp, size in p["files"]]
 
 
 def _records(source: Source, path: Path, loc: str, cfg: CollectConfig):
@@ -152,16 +123,18 @@ def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, stagin
     return stats
 
 
-def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
+def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) -> dict:
     storage = out.storage
-    mine = shard.mine([(s, f) for s in cfg.sources for f in list_files(s, storage)])
+    requests_before = dict(REQUESTS)
+    files = planned_files(cfg, params)
+    ranks = assign_by_bytes([size for *_, size in files], shard.world_size)
+    mine = [f for f, r in zip(files, ranks) if r == shard.rank]
     reader = code_version(__name__)    # this module and the readers it imports
     stats_list, records = [], 0
     progress = Progress(f"collect {shard.label}", total=len(mine), unit="files")
-    for source, path in mine:
-        rel = _relative(source, path)
-        key = stable_hash({"source": _source_settings(source, cfg), "file": rel,
-                           "fingerprint": _fingerprint(path, storage), "reader": reader})
+    for source, path, rel, fingerprint, _ in mine:
+        key = stable_hash({"source": _source_settings(source, cfg), "file": rel, "fingerprint": fingerprint,
+                           "reader": reader})
         # Named by source and file first: curate hands files to its shards in name order and keeps the first of
         # duplicates, so the corpus order follows names (and curate.world_size), never the keys; the key keeps a
         # changed file's new segment apart from the old one.
@@ -184,7 +157,9 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, out: Output) -> dict:
         progress.advance(1, records=f"{records:,}")
     progress.close()
     merged = merge_counts(stats_list) if stats_list else {}
-    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged}
+    requests = {op: n - requests_before.get(op, 0) for op, n in REQUESTS.items() if n > requests_before.get(op, 0)}
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged,
+            "bytes": sum(size for *_, size in mine), "requests": requests}
 
 
 def reduce(cfg: CollectConfig, *, parts: list[Part], out: Output) -> RawCorpus:
@@ -198,5 +173,7 @@ def reduce(cfg: CollectConfig, *, parts: list[Part], out: Output) -> RawCorpus:
                for src in cfg.sources}
     return RawCorpus(records_in=s["records_in"], records_out=s["records_out"], dropped=s.get("dropped", {}),
                      quarantined=s.get("quarantined", {}), chars=s.get("chars", 0), files=s.get("files", 0),
-                     sources=sources)
+                     bytes=s.get("bytes", 0), sources=sources,
+                     shard_bytes=[p.stats.get("bytes", 0) for p in parts],
+                     requests={op: n for op, n in s.get("requests", {}).items()})
 
