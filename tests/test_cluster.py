@@ -288,6 +288,15 @@ def test_the_training_jobs_pods_take_the_same_security_and_secrets_from_the_plac
     assert secrets == {var: s for var, (s, _) in task.secret_env.items()}, "the same Secrets as the task pods"
 
 
+def test_the_shipped_airflow_settings_let_every_published_config_run_its_shards_in_parallel():
+    """Airflow's own caps (parallelism 32, 16 tasks per DAG by default) must not undercut max_parallel_shards."""
+    from components.contract.config import load_config
+    values = yaml.safe_load((ROOT / "infra" / "install" / "airflow-values.yaml").read_text())["config"]["core"]
+    for size in ("1.3b", "3.8b", "5.8b", "12.8b"):
+        shards = load_config(f"configs/polyglot-ko-{size}.yaml").cluster.max_parallel_shards
+        assert values["parallelism"] >= shards + 1 and values["max_active_tasks_per_dag"] >= shards + 1, size
+
+
 # ---------------------------------------------------------------------------------------------- infra
 
 
