@@ -50,6 +50,14 @@ class Artifact(Generic[K]):
     def paths(self, prefix: str, suffix: str = "") -> list[Path]:
         return [self.path(f.name) for f in self.manifest.files_under(prefix) if f.name.endswith(suffix)]
 
+    def parquet(self, name: str):
+        """One of its Parquet files, read in place (ranged reads on S3)."""
+        return self.storage.open_parquet(self.manifest.file_uri(name))
+
+    def parquet_files(self, prefix: str):
+        """Its Parquet files under `prefix`, in name order, each opened only when reached."""
+        return (self.parquet(f.name) for f in self.manifest.files_under(prefix) if f.name.endswith(".parquet"))
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -83,6 +91,12 @@ class Part:
         if not local.exists():
             self._storage.fetch(join(self.uri, name), local)
         return local
+
+    def parquet(self, name: str):
+        return self._storage.open_parquet(join(self.uri, name))
+
+    def read_bytes(self, name: str) -> bytes:
+        return self._storage.read_bytes(join(self.uri, name))
 
 
 @dataclass

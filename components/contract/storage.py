@@ -53,6 +53,18 @@ def _client(endpoint_url: str | None):
     return boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None, config=cfg)
 
 
+@lru_cache(maxsize=8)
+def _arrow_s3(endpoint_url: str | None):
+    from pyarrow import fs
+
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    kwargs = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs.update(endpoint_override=host, scheme=scheme)
+    return fs.S3FileSystem(**kwargs)
+
+
 def _transient(e: BaseException) -> bool:
     from botocore.exceptions import (ClientError, ConnectionClosedError, ConnectTimeoutError,
                                      EndpointConnectionError, ReadTimeoutError)
@@ -203,6 +215,16 @@ class Storage:
             if rel.startswith(stem) and p.is_file():
                 out.append(ObjectInfo(rel[len(stem):], p.stat().st_size, ""))
         return sorted(out, key=lambda o: o.name)
+
+    def open_parquet(self, uri: str):
+        """A Parquet file read in place: local, or on S3 through pyarrow's S3 filesystem with ranged reads (its
+        footer, then the row groups and columns asked for), never downloaded whole."""
+        import pyarrow.parquet as pq
+
+        if not is_s3(uri):
+            return pq.ParquetFile(uri)
+        REQUESTS["get"] += 1          # at least one ranged read; pyarrow makes as many as the row groups need
+        return pq.ParquetFile(_arrow_s3(self.endpoint_url).open_input_file(uri[len("s3://"):]))
 
     def fetch(self, uri: str, dest: Path) -> Path:
         """Download one object to `dest` (atomically); local files are returned as they are."""

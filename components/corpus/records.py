@@ -64,8 +64,9 @@ class ShardWriter:
         return self.files
 
 
-def read_records(paths: Iterable[Path], columns: list[str] | None = None, batch_size: int = 8192) -> Iterator[dict]:
-    for path in paths:
-        pf = pq.ParquetFile(path)
+def read_records(files: Iterable, columns: list[str] | None = None, batch_size: int = 8192) -> Iterator[dict]:
+    """Records of Parquet files in order; each item a path or an open pq.ParquetFile (read in place)."""
+    for f in files:
+        pf = f if isinstance(f, pq.ParquetFile) else pq.ParquetFile(f)
         for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
             yield from batch.to_pylist()

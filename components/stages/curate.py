@@ -69,7 +69,7 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
              "chars_in": 0, "chars_out": 0, "per_source": {}}
     # files are fetched one at a time as they are read; the total is this shard's share of the corpus (an estimate)
     progress = Progress(f"curate {shard.label}", total=raw.info.records_out / shard.world_size)
-    for rec in read_records(raw.path(f) for f in mine):
+    for rec in read_records(raw.parquet(f) for f in mine):
         progress.advance()
         src = _source_stats(stats, rec["source"])
         stats["records_in"] += 1

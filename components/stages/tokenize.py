@@ -61,7 +61,7 @@ def run(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Arti
     chars = {"train": 0, "validation": 0}
     roundtrip_failures = []
     progress = Progress("tokenize", total=corpus.info.records_out, unit="documents")
-    for batch in _batches(corpus.paths("data/", ".parquet"), cfg.batch_chars):
+    for batch in _batches(corpus.parquet_files("data/"), cfg.batch_chars):
         encs = tok.encode_batch([t for _, t in batch], add_special_tokens=False)
         for (doc_id, text), enc in zip(batch, encs):
             h = int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big")

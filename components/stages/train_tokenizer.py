@@ -53,7 +53,7 @@ def _split(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig):
     of the rest, a `sample_chars`-sized sample is. Same split on every run and shard layout."""
     keep = 1.0 - cfg.heldout_fraction
     rate = min(1.0, cfg.sample_chars / max(1.0, keep * corpus.info.chars_out))
-    for rec in read_records(corpus.paths("data/", ".parquet"), columns=["id", "text"]):
+    for rec in read_records(corpus.parquet_files("data/"), columns=["id", "text"]):
         h = _hash01(rec["id"])
         if h >= keep:
             yield True, rec["text"]
