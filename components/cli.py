@@ -111,8 +111,8 @@ def cmd_stage(a) -> int:
         from .contract.runner import begin
         a.parent_run_id = begin(load_config(a.config, a.set), workdir, a.config)
     if a.shard is not None:
-        from .contract.runner import run_shard
-        uri = run_shard(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), a.shard)
+        from .contract.runner import run_step
+        uri = run_step(a.name, workdir, a.parent_run_id, _parse_inputs(a.input), a.step, a.shard)
         _output(a, uri)
         print(uri)
         return 0
@@ -340,9 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", action="append", default=[], metavar="ROLE=URI")
     s.add_argument("--force", action="store_true")
     s.add_argument("--output-file", help="also write the printed URI here (container tasks)")
+    s.add_argument("--step", default="shard", help="corpus stages: which step --shard runs (shard, then e.g. "
+                                                   "curate's bucket, cluster, filter)")
     s.add_argument("--shard", type=int, metavar="RANK",
-                   help="corpus stages: run only this shard (of the config's world_size) and print its part URI; "
-                        "a later call without --shard runs what is missing and the reduce step")
+                   help="corpus stages: run only task RANK of the step and print its part URI; a later call "
+                        "without --shard runs whatever is missing and the reduce step")
     s.set_defaults(fn=cmd_stage)
 
     f = sub.add_parser("finish", help="end a pipeline run and print its summary")

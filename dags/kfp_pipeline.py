@@ -160,24 +160,32 @@ def cluster_pipeline(cfg):
     def pipeline(config_uri: str) -> str:
         run_id = None
         outputs: dict = {}
-        shards = None
+        previous = None          # the last step task of the current corpus stage: the next one waits for it
         for task, p in placed:
             node, make = task.node, components[task.name]
             if task.name == "begin":
                 run_id = _apply(make(config_uri=config_uri), p).outputs["result"]
-            elif node is None:
+                continue
+            if node is None:
                 done = make(parent_run_id=run_id, last_uri=outputs[graph.STAGES[-1].name])
                 return _apply(done, p).outputs["result"]
-            elif task.shard:
-                with dsl.ParallelFor(items=list(range(cluster.world_size(cfg, node))),
+            inputs = {r: outputs[s] for r, s in node.inputs.items()}
+            if task.step and task.step.fans_out:
+                with dsl.ParallelFor(items=list(range(graph.width(node, task.step, cfg))),
                                      parallelism=cfg.cluster.max_parallel_shards) as rank:
-                    shards = _apply(make(parent_run_id=run_id, rank=rank,
-                                         **{r: outputs[s] for r, s in node.inputs.items()}), p)
-            else:
-                step = make(parent_run_id=run_id, **{r: outputs[s] for r, s in node.inputs.items()})
-                if node.sharded:
-                    step.after(shards)
-                outputs[node.name] = _apply(step, p).outputs["result"]
+                    op = make(parent_run_id=run_id, rank=rank, **inputs)
+                    if previous is not None:
+                        op.after(previous)
+                    previous = _apply(op, p)
+                continue
+            op = make(parent_run_id=run_id, **inputs)
+            if previous is not None:
+                op.after(previous)
+            _apply(op, p)
+            if task.step:
+                previous = op
+            else:                # the stage's reduce: what later stages read
+                outputs[node.name], previous = op.outputs["result"], None
 
     return pipeline
 

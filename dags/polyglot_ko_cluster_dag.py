@@ -68,10 +68,11 @@ def build_dag(cfg, config_uri: str):
              tags=["polyglot-ko", "cluster"]) as dag:
         parent, last = "@" + handoff(root, "begin"), graph.STAGES[-1].name
         ops: dict = {}          # stage name -> its (reduce) task
-        begin = shards = None
+        begin = previous = None      # previous: the last step task of the current corpus stage
 
         def upstream(node) -> list:
-            return [ops[src] for src in dict.fromkeys(node.inputs.values())] or [begin]
+            return [previous] if previous is not None else \
+                [ops[src] for src in dict.fromkeys(node.inputs.values())] or [begin]
 
         for task in graph.tasks():
             p, node = placement.placement(cfg, task), task.node
@@ -83,19 +84,24 @@ def build_dag(cfg, config_uri: str):
                 begin = Pod(arguments=argv, **kw)
             elif node is None:
                 ops[last] >> Pod(arguments=graph.task_argv(task, workdir, values), **kw)
-            elif task.shard:    # one pod per shard, then the reduce step (which reruns any missing shard)
+            elif task.step and task.step.fans_out:    # one pod per task of the step, mapped
                 argv = [graph.task_argv(task, workdir, {**values, "rank": rank})
-                        for rank in range(placement.world_size(cfg, node))]
-                shards = Pod.partial(max_active_tis_per_dag=cfg.cluster.max_parallel_shards, **kw).expand(
+                        for rank in range(graph.width(node, task.step, cfg))]
+                op = Pod.partial(max_active_tis_per_dag=cfg.cluster.max_parallel_shards, **kw).expand(
                     arguments=argv)
-                upstream(node) >> shards
-            else:
+                upstream(node) >> op
+                previous = op
+            elif task.step:
+                op = Pod(arguments=graph.task_argv(task, workdir, values), **kw)
+                upstream(node) >> op
+                previous = op
+            else:                # the stage's reduce (it reruns any task that is missing)
                 if node.name in assets:
                     kw["outlets"] = [assets[node.name]]
                 argv = graph.task_argv(task, workdir, values) + ["--output-file", handoff(root, node.name)]
                 op = Pod(arguments=argv, **kw)
-                (shards if node.sharded else upstream(node)) >> op
-                ops[node.name] = op
+                upstream(node) >> op
+                ops[node.name], previous = op, None
     return dag
 
 

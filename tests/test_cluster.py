@@ -63,12 +63,15 @@ def test_compile_writes_the_cluster_pipeline_and_a_valid_training_job(compiled):
     assert {"begin", "collect_shard", "collect", "curate_shard", "curate", "train_tokenizer", "tokenize",
             "pretrain", "evaluate", "register", "finish"} <= set(tasks)
     executors = spec["deploymentSpec"]["executors"]
-    # corpus stages: one task per shard (ParallelFor over world_size, 64 at a time), then the reduce step
+    # corpus stages: their fan-out steps as ParallelFor loops (64 tasks at a time): collect's and curate's shards
+    # and curate's filter over world_size, curate's dedup buckets over dedup_buckets; then each reduce step
     loops = {n: t for n, (t, ex) in tasks.items() if ex is None}
-    assert len(loops) == 2
+    assert sorted(len(json.loads(loop["parameterIterator"]["items"]["raw"])) for loop in loops.values()) == \
+        [256, 512, 512, 512]
     for loop in loops.values():
-        assert json.loads(loop["parameterIterator"]["items"]["raw"]) == list(range(512))
+        assert json.loads(loop["parameterIterator"]["items"]["raw"]) in (list(range(512)), list(range(256)))
         assert loop["iteratorPolicy"]["parallelismLimit"] == 64
+    assert {"curate_bucket", "curate_cluster", "curate_filter"} <= set(tasks)
     for name, (task, ex) in tasks.items():
         if ex is None:
             continue
@@ -147,12 +150,17 @@ def test_airflow_cluster_dag_runs_every_stage_in_its_image_and_maps_shards(airfl
     dag, _ = airflow_pods
     tasks = dag["tasks"]
     assert dag["schedule"] == "0 3 * * 0"
-    assert set(tasks) == {"begin", "collect_shard", "collect", "curate_shard", "curate", "train_tokenizer",
-                          "tokenize", "pretrain", "evaluate", "register", "finish"}
+    assert set(tasks) == {"begin", "collect_shard", "collect", "curate_shard", "curate_bucket", "curate_cluster",
+                          "curate_filter", "curate", "train_tokenizer", "tokenize", "pretrain", "evaluate",
+                          "register", "finish"}
     assert tasks["collect_shard"]["mapped"] == 512 and tasks["curate_shard"]["mapped"] == 512
+    assert tasks["curate_bucket"]["mapped"] == 256 and tasks["curate_filter"]["mapped"] == 512
+    assert tasks["curate_cluster"]["mapped"] == 0, "one clustering task"
     shard_ranks = [a[a.index("--shard") + 1] for a in tasks["curate_shard"]["all_arguments"]]
     assert shard_ranks == [str(r) for r in range(512)]
-    assert tasks["curate"]["upstream"] == ["curate_shard"] and tasks["curate_shard"]["upstream"] == ["collect"]
+    assert tasks["curate"]["upstream"] == ["curate_filter"] and tasks["curate_shard"]["upstream"] == ["collect"]
+    assert (tasks["curate_bucket"]["upstream"], tasks["curate_cluster"]["upstream"],
+            tasks["curate_filter"]["upstream"]) == (["curate_shard"], ["curate_bucket"], ["curate_cluster"])
     assert tasks["pretrain"]["upstream"] == ["tokenize", "train_tokenizer"]
     assert tasks["curate"]["outlets"] == ["s3://polyglot-ko/artifacts/curate"]
     assert tasks["register"]["outlets"] == ["s3://polyglot-ko/artifacts/register"]
@@ -424,8 +432,9 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
         config.write_text(yaml.safe_dump(data, allow_unicode=True))
         Storage().write_bytes("s3://artifacts/cluster/configs/polyglot_ko_cluster.yaml", config.read_bytes())
         tasks = _render(config, tmp_path)["tasks"]
-        order = ["begin", "collect_shard", "collect", "curate_shard", "curate", "train_tokenizer", "tokenize",
-                 "pretrain", "evaluate", "register", "finish"]
+        order = ["begin", "collect_shard", "collect", "curate_shard", "curate_bucket", "curate_cluster",
+                 "curate_filter", "curate", "train_tokenizer", "tokenize", "pretrain", "evaluate", "register",
+                 "finish"]
         assert set(order) == set(tasks)
         for name in order:
             t = tasks[name]

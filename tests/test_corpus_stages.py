@@ -103,7 +103,7 @@ def test_a_killed_shard_is_redone_alone_and_gives_the_same_bytes(tmp_path):
     wd = tmp_path / "wd"
     ctx = make_context(config_from_dict(cfg), wd, None)
     sr = StageRun(graph.stage("collect"), ctx, {})
-    part0 = sr.run_shard(0, 2)
+    part0 = sr.run_step(graph.stage("collect").step("shard"), 0)
     before = {f.name: f.sha256 for f in part0.adopted}
     # The worker for shard 1 "died" before writing part.json; shard 0's part must not be recomputed.
     mtime = (Path(part0.uri) / "part.json").stat().st_mtime_ns
@@ -146,8 +146,8 @@ def test_a_stage_that_crashes_publishes_no_manifest_and_reruns_cleanly(tmp_path,
     raw, _ = _run(cfg, wd, "collect")
     real_reduce = curate.reduce
 
-    def crash_after_writing(cfg_, *, raw: Artifact[RawCorpus], parts: list, out) -> CuratedCorpus:
-        real_reduce(cfg_, raw=raw, parts=parts, out=out)
+    def crash_after_writing(cfg_, *, raw: Artifact[RawCorpus], steps: dict, out) -> CuratedCorpus:
+        real_reduce(cfg_, raw=raw, steps=steps, out=out)
         raise RuntimeError("worker lost")
 
     monkeypatch.setattr(curate, "reduce", crash_after_writing)

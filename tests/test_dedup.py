@@ -69,3 +69,96 @@ def test_identical_text_has_identical_bands_and_unrelated_text_does_not_collide(
     other = m.bands_of("완전히 다른 문장으로 이루어진 영화 리뷰입니다. 배우들의 연기가 좋았어요.")
     import numpy as np
     assert not set(np.frombuffer(m.bands_of(a), "<u8")) & set(np.frombuffer(other, "<u8"))
+
+
+def _global_reference(hashes, bands, exact: bool = True, near: bool = True):
+    """What one pass over every document in corpus order keeps: (keep mask, reason per document)."""
+    import numpy as np
+    n = len(hashes)
+    keep = first_occurrence(hashes) if exact else np.ones(n, dtype=bool)
+    reason = np.where(keep, 0, 1)
+    if near and n:
+        idx = np.flatnonzero(keep)
+        roots = near_duplicate_roots(bands[idx])
+        reason[idx[roots != np.arange(len(idx))]] = 2
+    return reason
+
+
+def test_the_fan_out_steps_keep_what_one_global_pass_keeps():
+    """Random shards with planted exact copies and band collisions, split into hash-range buckets: pairs per
+    bucket, components over the pairs only, and the same removals (and reasons) as the global pass."""
+    import numpy as np
+
+    from components.corpus.dedup import band_edges, components, exact_pairs, node_ids
+    rng = np.random.default_rng(3)
+    shards = [rng.integers(200, 400) for _ in range(5)]
+    n = sum(shards)
+    hashes = rng.integers(0, 2**63, size=(n, 2), dtype=np.uint64)
+    bands = rng.integers(0, 2**63, size=(n, 9), dtype=np.uint64)
+    for _ in range(60):                       # exact copies (their bands are their original's)
+        a, b = sorted(rng.choice(n, 2, replace=False))
+        hashes[b], bands[b] = hashes[a], bands[a]
+    for _ in range(150):                      # near duplicates: one shared band, chains included
+        a, b = rng.choice(n, 2, replace=False)
+        j = rng.integers(9)
+        bands[b, j] = bands[a, j]
+    expected = _global_reference(hashes, bands)
+    shard_of = np.repeat(np.arange(5), shards)
+    row = np.concatenate([np.arange(s) for s in shards])
+    node = node_ids(0, row) | (shard_of.astype(np.uint64) << np.uint64(32))
+    B = 4
+    copies, edges = [], []
+    for k in range(B):
+        e = hashes[:, 1] % np.uint64(B) == k
+        copies.append(exact_pairs(hashes[e, 0], hashes[e, 1], node[e]))
+        keys = bands.ravel()
+        nodes = np.repeat(node, 9)
+        m = keys % np.uint64(B) == k
+        edges.append(band_edges(keys[m], nodes[m]))
+    copies, edges = np.concatenate(copies), np.concatenate(edges)
+    copy_nodes = np.unique(copies["b"])
+    edges = edges[~(np.isin(edges["a"], copy_nodes) | np.isin(edges["b"], copy_nodes))]
+    cnodes, roots = components(edges)
+    got = np.zeros(n, dtype=int)
+    order = {int(x): i for i, x in enumerate(node)}
+    for x in copy_nodes.tolist():
+        got[order[x]] = 1
+    for x in cnodes[roots != cnodes].tolist():
+        got[order[x]] = 2
+    assert (expected == 1).sum() >= 50 and (expected == 2).sum() >= 100
+    assert got.tolist() == expected.tolist()
+
+
+def test_the_curate_stage_keeps_what_one_global_pass_keeps_on_the_demo_corpus(tmp_path, monkeypatch):
+    """The demo corpus through curate's four steps (3 shards, 5 buckets): the kept documents, in order, are the
+    global pass's over the same cleaned documents, and each kept document counts the copies it stands for."""
+    import numpy as np
+
+    import components.stages.curate as curate
+    from components.contract.config import load_config
+    from components.corpus.dedup import exact_hash
+    from components.corpus.records import read_records
+
+    monkeypatch.setattr(curate, "DROP_STEPS", False)      # keep the cleaned shards to compute the reference
+    cfg = load_config("configs/demo.yaml", ["collect.world_size=2", "curate.world_size=3",
+                                            "curate.dedup_buckets=5"])
+    ctx = make_context(cfg, tmp_path / "wd", None)
+    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    sr = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri})
+    cur, _ = sr.execute()
+    check_accounting("curate", cur.stats)
+    cleaned = [r for rank in range(3)
+               for r in read_records(sorted(p for p in (tmp_path / "wd" / "artifacts" / "curate").glob(
+                   f"*/steps/shard/{rank:05d}-of-00003/clean-*.parquet")))]
+    texts = [r["text"] for r in cleaned]
+    hashes = np.frombuffer(b"".join(exact_hash(t) for t in texts), dtype="<u8").reshape(-1, 2)
+    m = MinHasher(cfg.curate.minhash_perm, cfg.curate.minhash_shingle, cfg.curate.minhash_threshold)
+    reason = _global_reference(hashes, m.signatures(texts))
+    expected = [r["id"] for r, why in zip(cleaned, reason) if why == 0]
+    rows = [r for f in sorted(f.name for f in cur.files if f.name.startswith("data/"))
+            for r in pq.read_table(cur.file_uri(f)).to_pylist()]
+    assert [r["id"] for r in rows] == expected
+    assert cur.stats["dropped"]["duplicate"] == int((reason == 1).sum()) > 50
+    assert cur.stats["dropped"]["near_duplicate"] == int((reason == 2).sum()) > 5
+    assert sum(r["duplicates"] for r in rows) == len(cleaned), "every removed document is counted by one kept"
+    assert max(r["duplicates"] for r in rows) > 2

@@ -66,7 +66,10 @@ def _secret_env(s3_secret: str | None, mlflow_secret: str | None) -> dict[str, t
 def placement(cfg, task: graph.Task) -> Placement:
     """The pod of one pipeline task under this run config."""
     c = cfg.cluster
-    res = graph.resources(task.node, cfg) if task.node else graph.COORDINATOR
+    if task.node is None:
+        res = graph.COORDINATOR
+    else:
+        res = (task.step.resources if task.step else None) or graph.resources(task.node, cfg)
     gpu = res.gpus > 0
     env = {"MLFLOW_TRACKING_URI": c.mlflow_tracking_uri, "HOME": c.workdir, "PYTHONUNBUFFERED": "1",
            "POLYGLOT_KO_WORKDIR": c.workdir}
@@ -100,6 +103,3 @@ def trainer_placement(p, endpoint_url: str | None, mlflow_uri: str | None) -> Pl
         service_account=k.service_account, namespace=k.namespace,
         labels={**PART_OF, "app.kubernetes.io/component": "pretrain", ROLE: "trainer"}, retries=k.max_restarts)
 
-
-def world_size(cfg, node: graph.StageNode) -> int:
-    return cfg.section(node.name).world_size if node.sharded else 1

@@ -73,16 +73,36 @@ class Shard:
         return f"{self.rank}/{self.world_size}"
 
 
-@dataclass
+PART_MANIFEST = "part.json"
+
+
 class Part:
-    """A finished shard of a corpus stage, as its reduce step sees it."""
-    rank: int
-    uri: str
-    files: list[FileEntry]
-    stats: dict
-    _storage: Storage
-    _cache: Path
-    adopted: list[FileEntry] = field(default_factory=list)   # "@stage/" files this shard reused or made
+    """A finished task of a corpus stage's step (its files and counts), as later steps and the reduce see it.
+    Its part.json is read only when its stats or file list are asked for: a step that only reads named files of
+    every earlier part (a dedup bucket reading one signature file per shard) makes one request per file."""
+
+    def __init__(self, rank: int, uri: str, storage: Storage, cache: Path):
+        self.rank, self.uri, self._storage, self._cache = rank, uri, storage, cache
+        self._doc: dict | None = None
+
+    def _part(self) -> dict:
+        if self._doc is None:
+            import json
+            self._doc = json.loads(self._storage.read_bytes(join(self.uri, PART_MANIFEST)))
+        return self._doc
+
+    @property
+    def stats(self) -> dict:
+        return self._part()["stats"]
+
+    @property
+    def files(self) -> list[FileEntry]:
+        return [FileEntry(**f) for f in self._part()["files"]]
+
+    @property
+    def adopted(self) -> list[FileEntry]:
+        """Files published outside the part (collect's "@stage/" segments, curate's data files)."""
+        return [FileEntry(**f) for f in self._part().get("adopted", [])]
 
     def path(self, name: str) -> Path:
         if not is_s3(self.uri):
@@ -104,6 +124,7 @@ class Output:
     """Where a stage writes its artifact, and what it may know about where it runs (never what it computes)."""
     dir: Path                                          # write the artifact's files here
     key: str                                           # the artifact's content address
+    uri: str                                           # where the artifact is published
     storage: Storage                                   # configured for this run (endpoint included)
     stage_root: str                                    # <artifact_root>/<stage>: home of "@stage/" pieces
     artifact_root: str

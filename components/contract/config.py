@@ -77,6 +77,7 @@ class CurateConfig:
     minhash_shingle: int = 5            # character shingles of this length
     minhash_perm: int = 128             # permutations (signature length)
     minhash_threshold: float = 0.8      # estimated Jaccard similarity above which two documents are duplicates
+    dedup_buckets: int = 4              # hash-range buckets: dedup's bucket tasks, each reading 1/B of the signatures
     records_per_file: int = 100_000
 
 

@@ -37,14 +37,11 @@ from typing import Any, Callable
 from ..errors import StageFailed
 from . import graph, kinds
 from .address import address, code_version, modules_of
-from .artifact import Artifact, Output, Part, Shard
+from .artifact import PART_MANIFEST, Artifact, Output, Part, Shard
 from .config import RunConfig, config_from_dict, config_to_dict
 from .lineage import Lineage
 from .manifest import FileEntry, InputRef, Manifest, publish_dir, read_manifest, require_manifest, write_manifest
 from .storage import Storage, is_s3, join
-
-PART_MANIFEST = "part.json"
-
 
 @lru_cache(maxsize=1)
 def git_commit() -> str:
@@ -110,8 +107,9 @@ def stage_params(node: graph.StageNode, module: ModuleType, cfg: RunConfig, stor
 
 
 # Keyword arguments a stage function may also ask for: `params`, what its address was computed from (collect's
-# shards take their file list from it, so no shard lists the sources again).
-OPTIONAL = {"params"}
+# shards take their file list from it, so no shard lists the sources again); `steps` (for a step), the parts
+# earlier steps wrote, by step name.
+OPTIONAL = {"params", "steps"}
 
 
 def bind(node: graph.StageNode, module: ModuleType) -> None:
@@ -119,7 +117,8 @@ def bind(node: graph.StageNode, module: ModuleType) -> None:
     role annotated with the kind the upstream stage writes, its NEEDS, and the kind it returns."""
     problems = []
     named = set(getattr(module, "NEEDS", {}))
-    fns = {"map_shard": {"shard", "out"}, "reduce": {"parts", "out"}} if node.sharded else {"run": {"out"}}
+    fns = ({s.fn: {"shard", "out"} for s in node.steps} | {"reduce": {"steps", "out"}}) if node.sharded \
+        else {"run": {"out"}}
     for fn_name, extra in fns.items():
         fn = getattr(module, fn_name, None)
         if fn is None:
@@ -128,7 +127,8 @@ def bind(node: graph.StageNode, module: ModuleType) -> None:
         params = list(inspect.signature(fn).parameters.values())
         keywords = {p.name for p in params if p.kind == p.KEYWORD_ONLY}
         expected = set(node.inputs) | named | extra
-        if not params or params[0].kind != params[0].POSITIONAL_OR_KEYWORD or keywords - OPTIONAL != expected:
+        if not params or params[0].kind != params[0].POSITIONAL_OR_KEYWORD or not extra <= keywords or \
+                keywords - OPTIONAL != expected - OPTIONAL:
             problems.append(f"{fn_name}(cfg, *, ...) takes {sorted(keywords)}, the graph gives {sorted(expected)}")
             continue
         hints = typing.get_type_hints(fn)
@@ -137,7 +137,7 @@ def bind(node: graph.StageNode, module: ModuleType) -> None:
             if got != want:
                 problems.append(f"{fn_name}(): input {role} is annotated {hints.get(role)}, the graph gives a "
                                 f"{want} (Artifact[{want}])")
-        if fn_name != "map_shard":
+        if fn_name in ("run", "reduce"):
             ret = hints.get("return")
             if getattr(ret, "KIND", None) != node.kind:
                 problems.append(f"{fn_name}() returns {ret}, the graph says it writes a {node.kind}")
@@ -213,7 +213,7 @@ class StageRun:
 
     def output(self, staging: Path, run_id: str | None = None, tracking_uri: str | None = None) -> Output:
         ctx = self.ctx
-        return Output(dir=staging, key=self.key, storage=ctx.storage, stage_root=self.stage_root,
+        return Output(dir=staging, key=self.key, uri=self.uri, storage=ctx.storage, stage_root=self.stage_root,
                       artifact_root=ctx.artifact_root, workdir=ctx.workdir, run_id=run_id,
                       tracking_uri=tracking_uri or (ctx.lineage.tracking_uri if ctx.lineage else None), log=ctx.log)
 
@@ -223,38 +223,48 @@ class StageRun:
             extra["params"] = self.params
         return fn(self.section, **self.inputs, **self.needs, out=out, **extra)
 
-    # -- shards ----------------------------------------------------------------------------------------------
-    def part_uri(self, rank: int, world_size: int) -> str:
-        return join(self.uri, "parts", f"{rank:05d}-of-{world_size:05d}")
+    # -- steps of a corpus stage ----------------------------------------------------------------------------
+    def width(self, step: graph.Step) -> int:
+        return graph.width(self.node, step, self.ctx.cfg)
 
-    def read_part(self, rank: int, world_size: int) -> Part | None:
-        uri = self.part_uri(rank, world_size)
-        pm = join(uri, PART_MANIFEST)
-        if not self.ctx.storage.exists(pm):
-            return None
-        d = json.loads(self.ctx.storage.read_bytes(pm))
-        return Part(rank, uri, [FileEntry(**f) for f in d["files"]], d["stats"], self.ctx.storage,
-                    self.ctx.cache_dir() / f"{self.key[:20]}-part{rank}",
-                    [FileEntry(**f) for f in d.get("adopted", [])])
+    def part_uri(self, step: graph.Step, rank: int) -> str:
+        return join(self.uri, "steps", step.name, f"{rank:05d}-of-{self.width(step):05d}")
 
-    def run_shard(self, rank: int, world_size: int) -> Part:
-        """Map one shard; a shard whose part.json exists is done (a killed worker's rerun skips it)."""
-        done = self.read_part(rank, world_size)
-        if done and not self.ctx.force:
-            return done
-        staging = self.ctx.staging(f"{self.node.name}-part{rank}")
+    def part(self, step: graph.Step, rank: int) -> Part:
+        return Part(rank, self.part_uri(step, rank), self.ctx.storage,
+                    self.ctx.cache_dir() / f"{self.key[:20]}-{step.name}{rank}")
+
+    def done(self, step: graph.Step, rank: int) -> bool:
+        return self.ctx.storage.exists(join(self.part_uri(step, rank), PART_MANIFEST))
+
+    def parts_before(self, step: graph.Step | None) -> dict[str, list[Part]]:
+        """The parts of every step before `step` (None: all steps), by step name."""
+        out = {}
+        for s in self.node.steps:
+            if s == step:
+                break
+            out[s.name] = [self.part(s, r) for r in range(self.width(s))]
+        return out
+
+    def run_step(self, step: graph.Step, rank: int) -> Part:
+        """One task of a step; a task whose part.json exists is done (a killed or retried task skips it)."""
+        if self.done(step, rank) and not self.ctx.force:
+            return self.part(step, rank)
+        staging = self.ctx.staging(f"{self.node.name}-{step.name}{rank}")
         try:
             out = self.output(staging)
-            stats = self._call("map_shard", out, shard=Shard(rank, world_size))
-            check_accounting(f"{self.node.name}[{rank}/{world_size}]", stats)
-            uri = self.part_uri(rank, world_size)
+            fn = getattr(self.module, step.fn)
+            extra = {"steps": self.parts_before(step)} if "steps" in inspect.signature(fn).parameters else {}
+            stats = self._call(step.fn, out, shard=Shard(rank, self.width(step)), **extra)
+            check_accounting(f"{self.node.name}[{step.name} {rank}/{self.width(step)}]", stats)
+            uri = self.part_uri(step, rank)
             files = publish_dir(self.ctx.storage, staging, uri)
-            doc = {"rank": rank, "world_size": world_size, "files": [dataclasses.asdict(f) for f in files],
+            doc = {"rank": rank, "width": self.width(step), "files": [dataclasses.asdict(f) for f in files],
                    "adopted": [dataclasses.asdict(f) for f in out.adopted], "stats": stats}
             self.ctx.storage.write_bytes(join(uri, PART_MANIFEST), json.dumps(doc, ensure_ascii=False).encode())
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return self.read_part(rank, world_size)
+        return self.part(step, rank)
 
     # -- whole stage -----------------------------------------------------------------------------------------
     def existing(self) -> Manifest | None:
@@ -290,8 +300,9 @@ class StageRun:
         t0 = time.time()
         try:
             if node.sharded:
-                parts = self._run_shards(self.section.world_size, max_workers)
-                info = self._call("reduce", out, parts=parts)
+                for step in node.steps:
+                    self._run_step_tasks(step, max_workers)
+                info = self._call("reduce", out, steps=self.parts_before(None))
             else:
                 info = self._call("run", out)
             if not isinstance(info, kinds.of(node.kind)):
@@ -316,25 +327,25 @@ class StageRun:
                               "package": importlib.import_module("components").__version__},
                 mlflow_run_id=run_id)
             manifest = write_manifest(ctx.storage, manifest)
-            if node.sharded and getattr(self.module, "DROP_PARTS", False):
-                ctx.storage.delete_tree(join(self.uri, "parts"))
+            if node.sharded and getattr(self.module, "DROP_STEPS", False):
+                ctx.storage.delete_tree(join(self.uri, "steps"))
             return manifest
         finally:
             shutil.rmtree(out.dir, ignore_errors=True)
 
-    def _run_shards(self, world: int, max_workers: int | None) -> list[Part]:
-        todo = [r for r in range(world) if self.ctx.force or self.read_part(r, world) is None]
+    def _run_step_tasks(self, step: graph.Step, max_workers: int | None) -> None:
+        """Every task of a step not done yet, over the local cores (a process each)."""
+        todo = [r for r in range(self.width(step)) if self.ctx.force or not self.done(step, r)]
         workers = max(1, min(len(todo), max_workers or os.cpu_count() or 1))
         if todo and workers > 1:
             import multiprocessing as mp
 
             spec = _ShardSpec.of(self)
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                list(pool.map(_shard_worker, [(spec, r, world) for r in todo]))
+                list(pool.map(_shard_worker, [(spec, step.name, r) for r in todo]))
         else:
             for r in todo:
-                self.run_shard(r, world)
-        return [self.read_part(r, world) for r in range(world)]
+                self.run_step(step, r)
 
 
 @dataclass
@@ -356,8 +367,9 @@ class _ShardSpec:
 
 
 def _shard_worker(args) -> int:
-    spec, rank, world = args
+    spec, step, rank = args
     ctx = Context(cfg=config_from_dict(spec.cfg), workdir=Path(spec.workdir),
                   storage=Storage(spec.endpoint_url), artifact_root=spec.artifact_root, force=spec.force)
-    StageRun(graph.stage(spec.stage), ctx, spec.inputs, spec.params).run_shard(rank, world)
+    node = graph.stage(spec.stage)
+    StageRun(node, ctx, spec.inputs, spec.params).run_step(node.step(step), rank)
     return rank

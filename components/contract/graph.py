@@ -21,11 +21,26 @@ COORDINATOR = Resources(cpu="1", memory="2Gi", gpus=0, image="cpu")
 
 
 @dataclass(frozen=True)
+class Step:
+    """One fan-out step of a corpus stage: `width` tasks (a key of the stage's config section, or a fixed number),
+    task r running the stage module's function `fn` on its Shard(r, width) and the parts earlier steps wrote.
+    The stage's `reduce` follows the last step and publishes the artifact."""
+    name: str
+    width: str | int
+    fn: str
+    resources: Resources | None = None         # default: the stage's
+
+    @property
+    def fans_out(self) -> bool:
+        return not isinstance(self.width, int)
+
+
+@dataclass(frozen=True)
 class StageNode:
     name: str                                  # CLI and MLflow name: `polyglot-ko stage NAME`
     kind: str                                  # artifact kind it writes
     inputs: dict[str, str] = field(default_factory=dict)   # role -> upstream stage name
-    sharded: bool = False                      # corpus stage: (rank, world_size) map + reduce
+    steps: tuple[Step, ...] = ()               # corpus stages: fan-out steps, then `reduce`
     resources: Resources = field(default_factory=Resources)
     # A config setting that changes what the stage's pod needs: (dotted key, {value: resources for that value}).
     resources_by: tuple[str, dict[str, Resources]] | None = None
@@ -34,10 +49,27 @@ class StageNode:
     def module(self) -> str:
         return "components.stages." + self.name.replace("-", "_")
 
+    @property
+    def sharded(self) -> bool:
+        return bool(self.steps)
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"stage {self.name} has no step {name!r} (steps: {', '.join(s.name for s in self.steps)})")
+
+
+SHARD = Step("shard", "world_size", "map_shard")   # the first step of every corpus stage: its shards
+
 
 STAGES: tuple[StageNode, ...] = (
-    StageNode("collect", "RawCorpus", {}, sharded=True),
-    StageNode("curate", "CuratedCorpus", {"raw": "collect"}, sharded=True),
+    StageNode("collect", "RawCorpus", {}, steps=(SHARD,)),
+    # clean and sign each shard; find duplicate pairs per hash-range bucket; cluster the pairs (the only global
+    # step, its memory follows the duplicates); drop the duplicates where each shard's documents are
+    StageNode("curate", "CuratedCorpus", {"raw": "collect"},
+              steps=(SHARD, Step("bucket", "dedup_buckets", "bucket"), Step("cluster", 1, "cluster"),
+                     Step("filter", "world_size", "filter_shard"))),
     StageNode("train-tokenizer", "Tokenizer", {"corpus": "curate"}),
     StageNode("tokenize", "TokenizedDataset", {"corpus": "curate", "tokenizer": "train-tokenizer"}),
     # with a Kubernetes launcher the task only submits and watches the training job
@@ -104,10 +136,11 @@ def stage_argv(node: StageNode, *, workdir: str, parent_run_id: str, inputs: dic
     return argv
 
 
-def shard_argv(node: StageNode, rank: int | str, *, workdir: str, parent_run_id: str,
-               inputs: dict[str, str]) -> list[str]:
-    """One shard of a corpus stage (`rank` may be an orchestrator's placeholder); prints the part's URI."""
-    return stage_argv(node, workdir=workdir, parent_run_id=parent_run_id, inputs=inputs) + ["--shard", str(rank)]
+def step_argv(node: StageNode, step: Step, rank: int | str, *, workdir: str, parent_run_id: str,
+              inputs: dict[str, str]) -> list[str]:
+    """One task of a corpus stage's step (`rank` may be an orchestrator's placeholder); prints its part's URI."""
+    return stage_argv(node, workdir=workdir, parent_run_id=parent_run_id, inputs=inputs) + [
+        "--step", step.name, "--shard", str(rank)]
 
 
 def finish_argv(*, workdir: str, parent_run_id: str, last_uri: str) -> list[str]:
@@ -124,26 +157,31 @@ def finish_argv(*, workdir: str, parent_run_id: str, last_uri: str) -> list[str]
 class Task:
     name: str                                  # the task id in every orchestrator
     node: StageNode | None = None              # None for begin and finish
-    shard: bool = False
+    step: Step | None = None                   # a corpus stage's step; None: the stage itself (its reduce)
 
 
 def tasks() -> list[Task]:
     out = [Task("begin")]
     for node in STAGES:
-        if node.sharded:
-            out.append(Task(task_name(node.name, "shard"), node, shard=True))
+        out += [Task(task_name(node.name, s.name), node, s) for s in node.steps]
         out.append(Task(task_name(node.name), node))
     return out + [Task("finish")]
 
 
+def width(node: StageNode, step: Step, cfg) -> int:
+    """How many tasks a step has under a run config (`cfg`: a RunConfig)."""
+    return getattr(cfg.section(node.name), step.width) if step.fans_out else step.width
+
+
 def task_params(task: Task) -> dict[str, type]:
     """What a task is given by the orchestrator: begin the config's URI; a stage the parent run id and one URI per
-    input role (a shard also its rank); finish the parent run id and the last stage's URI."""
+    input role (a fanned-out step also its rank); finish the parent run id and the last stage's URI."""
     if task.name == "begin":
         return {"config_uri": str}
     if task.node is None:
         return {"parent_run_id": str, "last_uri": str}
-    return {"parent_run_id": str, **({"rank": int} if task.shard else {}), **{r: str for r in task.node.inputs}}
+    rank = {"rank": int} if task.step and task.step.fans_out else {}
+    return {"parent_run_id": str, **rank, **{r: str for r in task.node.inputs}}
 
 
 def task_argv(task: Task, workdir: str, values: dict) -> list[str]:
@@ -153,7 +191,7 @@ def task_argv(task: Task, workdir: str, values: dict) -> list[str]:
     if task.node is None:
         return finish_argv(workdir=workdir, parent_run_id=values["parent_run_id"], last_uri=values["last_uri"])
     inputs = {role: values[role] for role in task.node.inputs}
-    if task.shard:
-        return shard_argv(task.node, values["rank"], workdir=workdir, parent_run_id=values["parent_run_id"],
-                          inputs=inputs)
+    if task.step:
+        return step_argv(task.node, task.step, values.get("rank", 0), workdir=workdir,
+                         parent_run_id=values["parent_run_id"], inputs=inputs)
     return stage_argv(task.node, workdir=workdir, parent_run_id=values["parent_run_id"], inputs=inputs)

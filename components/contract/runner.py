@@ -96,17 +96,22 @@ def run_one(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str
     return manifest, hit, time.time() - t0
 
 
-def run_shard(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str, str], rank: int) -> str:
-    """One shard of a corpus stage (what a fanned-out task runs); returns the part's URI."""
+def run_step(stage_name: str, workdir: Path, parent_run_id: str, inputs: dict[str, str], step_name: str,
+             rank: int) -> str:
+    """One task of a corpus stage's step (what a fanned-out task runs); returns its part's URI."""
     cfg = load_run_config(workdir, parent_run_id)
     node = graph.stage(stage_name)
     if not node.sharded:
         raise UserError(f"--shard: stage {stage_name} is not sharded")
-    world = cfg.section(stage_name).world_size
-    if not 0 <= rank < world:
-        raise UserError(f"--shard {rank}: {stage_name}.world_size is {world}")
+    try:
+        step = node.step(step_name)
+    except KeyError as e:
+        raise UserError(f"--step: {e.args[0]}") from None
+    width = graph.width(node, step, cfg)
+    if not 0 <= rank < width:
+        raise UserError(f"--shard {rank}: {stage_name}'s {step.name} step has {width} tasks")
     sr = StageRun(node, make_context(cfg, workdir, parent_run_id), inputs)
-    return sr.run_shard(rank, world).uri
+    return sr.run_step(step, rank).uri
 
 
 def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: str = "FINISHED") -> dict:

@@ -53,12 +53,18 @@ def _client(endpoint_url: str | None):
     return boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None, config=cfg)
 
 
-@lru_cache(maxsize=8)
 def _arrow_s3(endpoint_url: str | None):
+    """pyarrow's S3 filesystem for the endpoint and credentials in effect now (the environment may change)."""
+    return _arrow_fs(endpoint_url or os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_ACCESS_KEY_ID"),
+                     os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+@lru_cache(maxsize=8)
+def _arrow_fs(endpoint: str | None, access_key: str | None, region: str):
     from pyarrow import fs
 
-    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    kwargs = {"region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    # its own retries carry a read across a short outage (about RETRY_SECONDS with the standard backoff)
+    kwargs = {"region": region, "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=20)}
     if endpoint:
         scheme, _, host = endpoint.partition("://")
         kwargs.update(endpoint_override=host, scheme=scheme)
@@ -73,6 +79,8 @@ def _transient(e: BaseException) -> bool:
     if isinstance(e, (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError,
                       ProtocolError, ConnectionError)):
         return True
+    if isinstance(e, OSError) and any(s in str(e) for s in ("NETWORK_CONNECTION", "SlowDown", "ServiceUnavailable")):
+        return True       # pyarrow's S3 errors carry the AWS error name in their message
     if isinstance(e, ClientError):
         err = e.response.get("Error", {})
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -224,7 +232,8 @@ class Storage:
         if not is_s3(uri):
             return pq.ParquetFile(uri)
         REQUESTS["get"] += 1          # at least one ranged read; pyarrow makes as many as the row groups need
-        return pq.ParquetFile(_arrow_s3(self.endpoint_url).open_input_file(uri[len("s3://"):]))
+        return _retrying(f"opening {uri}", self.endpoint_url, lambda: pq.ParquetFile(
+            _arrow_s3(self.endpoint_url).open_input_file(uri[len("s3://"):])))
 
     def fetch(self, uri: str, dest: Path) -> Path:
         """Download one object to `dest` (atomically); local files are returned as they are."""

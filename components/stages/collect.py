@@ -162,8 +162,9 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) ->
             "bytes": sum(size for *_, size in mine), "requests": requests}
 
 
-def reduce(cfg: CollectConfig, *, parts: list[Part], out: Output) -> RawCorpus:
+def reduce(cfg: CollectConfig, *, steps: dict[str, list[Part]], out: Output) -> RawCorpus:
     # The segments are the corpus: the manifest lists their files, nothing is copied.
+    parts = steps["shard"]
     for p in parts:
         out.adopted += p.adopted
     s = merge_counts([p.stats for p in parts])

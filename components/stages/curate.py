@@ -1,53 +1,52 @@
-"""curate: RawCorpus -> CuratedCorpus.
+"""curate: RawCorpus -> CuratedCorpus, in four fan-out steps and a reduce that moves no document.
 
-Map (per shard): the per-document cleaning chain, then a normalised hash and MinHash-LSH band hashes per kept
-document. Reduce: exact and near-duplicate removal across all shards (first occurrence in shard order wins), final
-Parquet shards, and the data card (markdown + PNG plots).
+- shard (`world_size` tasks): the cleaning chain over the shard's raw files, read in place; the cleaned records;
+  each kept document's exact hash and MinHash band keys, written into `dedup_buckets` signature files by hash.
+- bucket (`dedup_buckets` tasks): bucket k reads signature file k of every shard and emits the duplicate pairs
+  in it: (first, copy) for exact hashes, (first, other) for shared band keys.
+- cluster (one task): joins the near-duplicate pairs into clusters and writes, per shard, which rows to drop (and
+  why) and how many copies each kept document stood for. It holds the duplicates, never the documents.
+- filter (`world_size` tasks): shard r drops its rows, records each kept document's `duplicates` (1 + the copies
+  removed in its favour: FineWeb-2 upsamples by it), and publishes its own data files.
+- reduce: the manifest and the data card, from the steps' counts.
+The kept set equals one global pass in corpus order (first occurrence wins), since nodes are numbered in that
+order (components/corpus/dedup.py). Every task's memory and disk follow its shard or bucket, not the corpus.
 """
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..contract.artifact import Artifact, Output, Part, Shard
 from ..contract.config import CurateConfig
 from ..contract.execution import merge_counts
 from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
+from ..contract.manifest import publish_dir
 from ..contract.progress import Progress
 from ..corpus.cleaning import Cleaner, tally
 from ..corpus.datacard import write_data_card
-from ..corpus.dedup import MinHasher, exact_hash, first_occurrence, near_duplicate_roots
+from ..corpus.dedup import BAND, EXACT, PAIR, MinHasher, band_edges, components, exact_hash, exact_pairs, node_ids
 from ..corpus.records import SCHEMA, ShardWriter, read_records
 
-DROP_PARTS = True   # parts are intermediate: the reduce step rewrites them without duplicates
-_PART_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("hash", pa.binary(16)), pa.field("bands", pa.binary())])
+DROP_STEPS = True   # the cleaned copies and signatures are intermediate: the published data is the filter's
+CURATED_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("duplicates", pa.int32())])
+DUPLICATE, NEAR_DUPLICATE = 1, 2
+REASONS = {DUPLICATE: "duplicate", NEAR_DUPLICATE: "near_duplicate"}
+REMOVE = np.dtype([("row", "<u4"), ("reason", "u1")])
+KEEPER = np.dtype([("row", "<u4"), ("copies", "<u4")])
 _LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]
 PLOT_BINS = np.unique(np.concatenate([np.logspace(0, 6, 40).astype(np.int64), _LENGTH_BINS]))
+_SIGN_BATCH = 2048      # documents per MinHash batch
 
 
-def _regroup(fine: np.ndarray) -> list[int]:
+def _regroup(fine) -> list[int]:
     """The fine plotting histogram summed into the data card's coarse bins (they are a subset of its edges)."""
+    fine = np.asarray(fine)
     edges = np.searchsorted(PLOT_BINS, _LENGTH_BINS)
     return [int(fine[a:b].sum()) for a, b in zip(edges[:-1], edges[1:])]
-
-
-def _fixed_width(col, width: int | None) -> np.ndarray:
-    """A binary column whose values all have one width, as a (rows, width) uint8 array, without copying rows."""
-    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    n = len(arr)
-    if n == 0:
-        return np.zeros((0, width or 0), dtype=np.uint8)
-    bufs = arr.buffers()
-    if width == 16 and pa.types.is_fixed_size_binary(arr.type):
-        return np.frombuffer(bufs[1], dtype=np.uint8, count=n * 16, offset=arr.offset * 16).reshape(n, 16)
-    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
-    w = int(offsets[1] - offsets[0])
-    if not np.all(np.diff(offsets) == w):
-        raise ValueError("band hashes of unequal width")
-    return np.frombuffer(bufs[2], dtype=np.uint8, count=n * w, offset=int(offsets[0])).reshape(n, w)
 
 
 def _count(d: dict, key: str, n: int = 1) -> None:
@@ -59,15 +58,39 @@ def _source_stats(stats: dict, source: str) -> dict:
                                                    "dropped": {}})
 
 
+def _save(path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, array, allow_pickle=False)
+
+
+def _load(part: Part, name: str, dtype: np.dtype) -> np.ndarray:
+    array = np.load(io.BytesIO(part.read_bytes(name)), allow_pickle=False)
+    assert array.dtype == dtype, (part.uri, name, array.dtype)
+    return array
+
+
+def _bucket_file(kind: str, k: int) -> str:
+    return f"sig/{kind}-{k:05d}.npy"
+
+
+# ------------------------------------------------------------------------------------------ shard
+
+
 def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out: Output) -> dict:
     files = sorted(f.name for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name)
     mine = shard.mine(files)
     clean = Cleaner(cfg)
     hasher = MinHasher(cfg.minhash_perm, cfg.minhash_shingle, cfg.minhash_threshold) if cfg.near_dedup else None
-    writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file, _PART_SCHEMA)
+    writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "edits": {}, "pii": {},
              "chars_in": 0, "chars_out": 0, "per_source": {}}
-    # files are fetched one at a time as they are read; the total is this shard's share of the corpus (an estimate)
+    exact, bands, pending = [], [], []
+
+    def sign(texts: list[str]) -> None:
+        if hasher is not None and texts:
+            bands.append(hasher.signatures(texts))
+
+    # files are read one at a time, in place; the total is this shard's share of the corpus (an estimate)
     progress = Progress(f"curate {shard.label}", total=raw.info.records_out / shard.world_size)
     for rec in read_records(raw.parquet(f) for f in mine):
         progress.advance()
@@ -82,76 +105,169 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
             _count(src["dropped"], o.drop_reason)
             continue
         rec["text"] = o.text
-        rec["hash"] = exact_hash(o.text)
-        rec["bands"] = hasher.bands_of(o.text) if hasher else b""
         writer.write(rec)
+        if cfg.dedup:
+            exact.append(exact_hash(o.text))
+        pending.append(o.text)
+        if len(pending) >= _SIGN_BATCH:
+            sign(pending)
+            pending = []
         stats["records_out"] += 1
         stats["chars_out"] += len(o.text)
+    sign(pending)
     writer.close()
     progress.close()
+    _write_signatures(out, cfg, exact, bands, stats["records_out"])
     return stats
 
 
-def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], parts: list[Part], out: Output) -> CuratedCorpus:
-    stats = merge_counts([p.stats for p in parts])
-    stats.setdefault("dropped", {})
-    paths = [p.path(f.name) for p in parts for f in p.files]
+def _write_signatures(out: Output, cfg: CurateConfig, exact: list[bytes], bands: list[np.ndarray], n: int) -> None:
+    """One signature file per bucket: exact hashes by their low word, band keys by their value."""
+    rows = np.arange(n, dtype=np.uint32)
+    buckets = cfg.dedup_buckets
+    e = np.empty(len(exact), dtype=EXACT)
+    if exact:
+        h = np.frombuffer(b"".join(exact), dtype="<u8").reshape(-1, 2)
+        e["hi"], e["lo"], e["row"] = h[:, 0], h[:, 1], rows
+    keys = np.concatenate(bands) if bands else np.zeros((0, 0), dtype=np.uint64)
+    b = np.empty(keys.size, dtype=BAND)
+    b["key"], b["row"] = keys.ravel(), np.repeat(rows, keys.shape[1]) if keys.size else rows[:0]
+    for k in range(buckets):
+        _save(out.dir / _bucket_file("exact", k), e[e["lo"] % np.uint64(buckets) == k])
+        _save(out.dir / _bucket_file("band", k), b[b["key"] % np.uint64(buckets) == k])
 
-    # pass 1: hashes only, in global order, straight from Arrow buffers (no Python object per document)
-    h_parts, b_parts = [], []
-    for path in paths:
-        t = pq.read_table(path, columns=["hash", "bands"])
-        h_parts.append(_fixed_width(t.column("hash"), 16))
-        b_parts.append(_fixed_width(t.column("bands"), None))
-    n = sum(len(x) for x in h_parts)
-    h = np.concatenate(h_parts).view("<u8").reshape(n, 2) if n else np.zeros((0, 2), "<u8")
-    keep = first_occurrence(h) if cfg.dedup else np.ones(n, dtype=bool)
-    reason = np.where(keep, 0, 1).astype(np.int8)      # 0 keep, 1 duplicate, 2 near_duplicate
-    clusters = {"clusters": 0, "largest": 1, "documents_in_clusters": 0}
-    if cfg.near_dedup and n:
-        idx = np.flatnonzero(keep)
-        b = np.concatenate(b_parts)[idx].view("<u8")
-        roots = near_duplicate_roots(b)
-        near = roots != np.arange(len(idx))
-        reason[idx[near]] = 2
-        sizes = np.bincount(roots, minlength=len(idx))
-        multi = sizes[sizes > 1]
-        clusters = {"clusters": int(len(multi)), "largest": int(multi.max()) if len(multi) else 1,
-                    "documents_in_clusters": int(multi.sum())}
-    del h_parts, b_parts
 
-    # pass 2: stream the records, keep the chosen ones
-    writer = ShardWriter(out.dir / "data", "curated", cfg.records_per_file)
-    lengths: dict[str, np.ndarray] = {}        # histogram counts over PLOT_BINS, per source
-    kept = chars = 0
-    progress = Progress("curate: writing the deduplicated corpus", total=n)
-    for i, rec in enumerate(read_records(paths, columns=["id", "text", "source", "meta"])):
-        progress.advance()
-        src = stats["per_source"][rec["source"]]
-        if reason[i]:
-            why = "duplicate" if reason[i] == 1 else "near_duplicate"
-            _count(stats["dropped"], why)
-            _count(src["dropped"], why)
+# ----------------------------------------------------------------------------------------- bucket
+
+
+def bucket(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: dict[str, list[Part]],
+           out: Output) -> dict:
+    k = shard.rank
+    exact, band = [], []
+    for part in steps["shard"]:
+        e = _load(part, _bucket_file("exact", k), EXACT)
+        b = _load(part, _bucket_file("band", k), BAND)
+        exact.append((e["hi"], e["lo"], node_ids(part.rank, e["row"])))
+        band.append((b["key"], node_ids(part.rank, b["row"])))
+    hi, lo, node = (np.concatenate(x) for x in zip(*exact))
+    copies = exact_pairs(hi, lo, node)
+    keys, bnode = (np.concatenate(x) for x in zip(*band))
+    edges = band_edges(keys, bnode)
+    _save(out.dir / "exact.npy", copies)
+    _save(out.dir / "edges.npy", edges)
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "signatures": int(len(node) +
+            len(bnode)), "exact_pairs": int(len(copies)), "edges": int(len(edges))}
+
+
+# ---------------------------------------------------------------------------------------- cluster
+
+
+def cluster(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: dict[str, list[Part]],
+            out: Output) -> dict:
+    copies = np.concatenate([_load(p, "exact.npy", PAIR) for p in steps["bucket"]])
+    edges = np.concatenate([_load(p, "edges.npy", PAIR) for p in steps["bucket"]])
+    # near duplicates among the documents that are not exact copies (a copy's bands are its original's, so
+    # leaving copies out disconnects nothing)
+    copy_nodes = np.unique(copies["b"])
+    edges = edges[~(np.isin(edges["a"], copy_nodes) | np.isin(edges["b"], copy_nodes))]
+    nodes, roots = components(edges)
+    near = nodes[roots != nodes]
+    sizes = np.unique(roots, return_counts=True)[1]
+    clusters = {"clusters": int(len(sizes)), "largest": int(sizes.max()) if len(sizes) else 1,
+                "documents_in_clusters": int(sizes.sum())}
+    # the kept document each removed one stands in for: a near duplicate's root; an exact copy's original (or
+    # its root, when the original is itself a near duplicate)
+    root_of = dict(zip(nodes.tolist(), roots.tolist()))
+    keepers = np.concatenate([roots[roots != nodes],
+                              np.array([root_of.get(a, a) for a in copies["a"].tolist()], dtype=np.uint64)])
+    keeper, count = np.unique(keepers, return_counts=True)
+    removed = np.concatenate([copy_nodes, near])
+    reason = np.concatenate([np.full(len(copy_nodes), DUPLICATE, "u1"), np.full(len(near), NEAR_DUPLICATE, "u1")])
+    for s in range(cfg.world_size):
+        mine = (removed >> np.uint64(32)) == s
+        rm = np.empty(int(mine.sum()), dtype=REMOVE)
+        rm["row"], rm["reason"] = (removed[mine] & np.uint64(0xFFFFFFFF)).astype(np.uint32), reason[mine]
+        _save(out.dir / f"remove-{s:05d}.npy", np.sort(rm, order="row"))
+        mine = (keeper >> np.uint64(32)) == s
+        kp = np.empty(int(mine.sum()), dtype=KEEPER)
+        kp["row"], kp["copies"] = (keeper[mine] & np.uint64(0xFFFFFFFF)).astype(np.uint32), count[mine]
+        _save(out.dir / f"keep-{s:05d}.npy", kp)
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "dedup": clusters,
+            "removed": {"duplicate": int(len(copy_nodes)), "near_duplicate": int(len(near))}}
+
+
+# ----------------------------------------------------------------------------------------- filter
+
+
+def filter_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: dict[str, list[Part]],
+                 out: Output) -> dict:
+    r = shard.rank
+    cleaned = steps["shard"][r]
+    decided = steps["cluster"][0]
+    remove = _load(decided, f"remove-{r:05d}.npy", REMOVE)
+    keep = _load(decided, f"keep-{r:05d}.npy", KEEPER)
+    n = cleaned.stats["records_out"]
+    reason = np.zeros(n, dtype="u1")
+    reason[remove["row"]] = remove["reason"]
+    duplicates = np.ones(n, dtype=np.int32)
+    duplicates[keep["row"]] += keep["copies"].astype(np.int32)
+    data = out.dir / "data"
+    writer = ShardWriter(data, f"curated-{r:05d}", cfg.records_per_file, CURATED_SCHEMA)
+    stats = {"records_in": n, "records_out": 0, "dropped": {}, "quarantined": {}, "chars_out": 0, "per_source": {},
+             "lengths": {}}
+    names = sorted(f.name for f in cleaned.files if f.name.endswith(".parquet"))
+    for row, rec in enumerate(read_records(cleaned.parquet(name) for name in names)):
+        src = stats["per_source"].setdefault(rec["source"], {"records_out": 0, "chars_out": 0, "dropped": {}})
+        if reason[row]:
+            _count(stats["dropped"], REASONS[int(reason[row])])
+            _count(src["dropped"], REASONS[int(reason[row])])
             continue
+        rec["duplicates"] = int(duplicates[row])
         writer.write(rec)
-        kept += 1
-        chars += len(rec["text"])
+        stats["records_out"] += 1
+        stats["chars_out"] += len(rec["text"])
         src["records_out"] += 1
         src["chars_out"] += len(rec["text"])
-        hist = lengths.setdefault(rec["source"], np.zeros(len(PLOT_BINS) - 1, dtype=np.int64))
-        hist[max(0, min(len(hist) - 1, np.searchsorted(PLOT_BINS, len(rec["text"]), side="right") - 1))] += 1
+        hist = stats["lengths"].setdefault(rec["source"], [0] * (len(PLOT_BINS) - 1))
+        hist[max(0, min(len(hist) - 1, int(np.searchsorted(PLOT_BINS, len(rec["text"]), side="right")) - 1))] += 1
     writer.close()
-    progress.close()
-    stats["records_out"], stats["chars_out"] = kept, chars
-    stats["dedup"] = clusters
-    stats["length_bins"] = _LENGTH_BINS
-    stats["length_histogram"] = {s: _regroup(v) for s, v in lengths.items()}
+    # published where the artifact lives: the reduce only lists them
+    out.adopted += publish_dir(out.storage, data, out.uri, prefix="data")
+    return stats
+
+
+# ----------------------------------------------------------------------------------------- reduce
+
+
+def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list[Part]],
+           out: Output) -> CuratedCorpus:
+    signed = merge_counts([p.stats for p in steps["shard"]])
+    kept = [p.stats for p in steps["filter"]]
+    filtered = merge_counts([{k: v for k, v in s.items() if k != "lengths"} for s in kept])
+    for p in steps["filter"]:
+        out.adopted += p.adopted
+    per_source = merge_counts([signed.get("per_source", {}), filtered.get("per_source", {})])
+    lengths: dict[str, np.ndarray] = {}
+    for s in kept:
+        for source, hist in s["lengths"].items():
+            lengths[source] = lengths.get(source, 0) + np.asarray(hist, dtype=np.int64)
+    clusters = steps["cluster"][0].stats["dedup"]
+    stats = {"records_in": signed["records_in"], "records_out": filtered.get("records_out", 0),
+             "dropped": merge_counts([signed.get("dropped", {}), filtered.get("dropped", {})]),
+             "quarantined": signed.get("quarantined", {}), "edits": signed.get("edits", {}),
+             "pii": signed.get("pii", {}), "chars_in": signed.get("chars_in", 0),
+             "chars_out": filtered.get("chars_out", 0),
+             "per_source": {name: {"records_in": s.get("records_in", 0), "records_out": s.get("records_out", 0),
+                                   "chars_in": s.get("chars_in", 0), "chars_out": s.get("chars_out", 0),
+                                   "dropped": s.get("dropped", {})} for name, s in sorted(per_source.items())},
+             "dedup": clusters, "length_bins": _LENGTH_BINS,
+             "length_histogram": {s: _regroup(v) for s, v in sorted(lengths.items())}}
     info = CuratedCorpus(
-        records_in=stats["records_in"], records_out=kept, dropped=stats["dropped"],
-        quarantined=stats.get("quarantined", {}), chars_in=stats["chars_in"], chars_out=chars,
+        records_in=stats["records_in"], records_out=stats["records_out"], dropped=stats["dropped"],
+        quarantined=stats["quarantined"], chars_in=stats["chars_in"], chars_out=stats["chars_out"],
         per_source={name: CuratedSource(**s) for name, s in stats["per_source"].items()},
-        edits=stats.get("edits", {}), pii=stats.get("pii", {}), dedup=Clusters(**clusters),
-        length_bins=_LENGTH_BINS, length_histogram=stats["length_histogram"],
+        edits=stats["edits"], pii=stats["pii"], dedup=Clusters(**clusters), length_bins=_LENGTH_BINS,
+        length_histogram=stats["length_histogram"],
         cleaning=Cleaning(steps=list(cfg.steps), url=cfg.url, max_repeat=cfg.max_repeat, exact_dedup=cfg.dedup,
                           near_dedup=cfg.near_dedup, minhash_threshold=cfg.minhash_threshold))
     out.reports += write_data_card(out.dir, cfg, stats, lengths, PLOT_BINS)
