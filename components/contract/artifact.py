@@ -100,6 +100,11 @@ class Part:
         return [FileEntry(**f) for f in self._part()["files"]]
 
     @property
+    def task(self) -> dict:
+        """What the task cost: seconds, peak resident memory, bytes read and written."""
+        return self._part().get("task", {})
+
+    @property
     def adopted(self) -> list[FileEntry]:
         """Files published outside the part (collect's "@stage/" segments, curate's data files)."""
         return [FileEntry(**f) for f in self._part().get("adopted", [])]

@@ -251,6 +251,7 @@ class StageRun:
         if self.done(step, rank) and not self.ctx.force:
             return self.part(step, rank)
         staging = self.ctx.staging(f"{self.node.name}-{step.name}{rank}")
+        before = _telemetry()
         try:
             out = self.output(staging)
             fn = getattr(self.module, step.fn)
@@ -260,7 +261,8 @@ class StageRun:
             uri = self.part_uri(step, rank)
             files = publish_dir(self.ctx.storage, staging, uri)
             doc = {"rank": rank, "width": self.width(step), "files": [dataclasses.asdict(f) for f in files],
-                   "adopted": [dataclasses.asdict(f) for f in out.adopted], "stats": stats}
+                   "adopted": [dataclasses.asdict(f) for f in out.adopted], "stats": stats,
+                   "task": _telemetry(before)}
             self.ctx.storage.write_bytes(join(uri, PART_MANIFEST), json.dumps(doc, ensure_ascii=False).encode())
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -299,10 +301,16 @@ class StageRun:
         out = self.output(ctx.staging(node.name), run_id)
         t0 = time.time()
         try:
+            telemetry = {}
             if node.sharded:
                 for step in node.steps:
+                    t_step = time.time()
                     self._run_step_tasks(step, max_workers)
+                    telemetry[step.name] = _step_telemetry(self.parts_before(None)[step.name],
+                                                           time.time() - t_step)
+                before = _telemetry()
                 info = self._call("reduce", out, steps=self.parts_before(None))
+                telemetry["reduce"] = _telemetry(before)
             else:
                 info = self._call("run", out)
             if not isinstance(info, kinds.of(node.kind)):
@@ -314,6 +322,8 @@ class StageRun:
                     raise StageFailed(f"{node.name}: no valid records left (in: {info.records_in}, dropped: "
                                       f"{info.dropped}, quarantined: {info.quarantined})")
             stats["seconds"] = round(time.time() - t0, 3)
+            if telemetry:      # what each step cost: how the stage scales, measured (benchmarks/, `plan`)
+                stats["steps"] = telemetry
             if ctx.lineage and run_id:
                 for report in out.reports:   # before publishing moves them away
                     ctx.lineage.log_file(run_id, report)
@@ -346,6 +356,34 @@ class StageRun:
         else:
             for r in todo:
                 self.run_step(step, r)
+
+
+def _telemetry(before: dict | None = None) -> dict:
+    """This process's clock, peak resident memory and bytes read/written; with `before`: the task's share (the
+    peak is the process's so far, an upper bound for a task in a reused worker)."""
+    import resource
+
+    import psutil
+    io = psutil.Process().io_counters()
+    now = {"seconds": time.time(), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "read_bytes": io.read_chars, "written_bytes": io.write_chars}
+    if before is None:
+        return now
+    return {"seconds": round(now["seconds"] - before["seconds"], 3), "peak_rss_mb": round(now["peak_rss_mb"], 1),
+            "read_bytes": now["read_bytes"] - before["read_bytes"],
+            "written_bytes": now["written_bytes"] - before["written_bytes"]}
+
+
+def _step_telemetry(parts: list[Part], wall: float) -> dict:
+    tasks = [p.task for p in parts]
+    return {"tasks": len(tasks), "seconds": round(wall, 3),
+            "task_seconds_max": max((x.get("seconds", 0) for x in tasks), default=0),
+            "task_seconds_sum": round(sum(x.get("seconds", 0) for x in tasks), 3),
+            "peak_rss_mb_max": max((x.get("peak_rss_mb", 0) for x in tasks), default=0),
+            "read_bytes_max": max((x.get("read_bytes", 0) for x in tasks), default=0),
+            "written_bytes_max": max((x.get("written_bytes", 0) for x in tasks), default=0),
+            "read_bytes": sum(x.get("read_bytes", 0) for x in tasks),
+            "written_bytes": sum(x.get("written_bytes", 0) for x in tasks)}
 
 
 @dataclass
