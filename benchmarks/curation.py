@@ -92,13 +92,14 @@ def minhash_ours(src: Path, limit: int) -> int:
     from components.corpus.readers import read_jsonl
 
     m = MinHasher(128, 5, 0.8)
-    n = 0
-    for _, rec in read_jsonl(src, src.name):
-        m.bands_of(rec["text"])
-        n += 1
-        if n >= limit:
+    texts = []
+    for _, rec in read_jsonl(src, src.name):     # batches, as the curate shard step signs them
+        texts.append(rec["text"])
+        if len(texts) >= limit:
             break
-    return n
+    for i in range(0, len(texts), 2048):
+        m.signatures(texts[i:i + 2048])
+    return len(texts)
 
 
 def minhash_datatrove(src: Path, out: Path, limit: int) -> None:
@@ -136,10 +137,10 @@ cfg = config_from_dict({{"collect": {{"world_size": 1, "sources": [{{"name": "b"
 ctx = make_context(cfg, Path({str(workdir)!r}), None)
 raw, _ = StageRun(graph.stage("collect"), ctx, {{}}).execute(max_workers=1)
 StageRun(graph.stage("curate"), ctx, {{"raw": raw.uri}}).execute(max_workers=1)
-import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+from components.contract.execution import peak_rss_mb; print(peak_rss_mb())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

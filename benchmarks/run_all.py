@@ -1,7 +1,8 @@
 """Benchmarks, side by side with the peer a user would otherwise use, measured in the same run.
 
 `make bench` runs: the tokenize stage (below), curation and MinHash against datatrove and peak memory
-(benchmarks/curation.py), the PII masking report (benchmarks/pii_report.py), and training step time against a
+(benchmarks/curation.py), collect + curate at 1x/4x/16x and against datatrove with MinHash dedup on both sides
+(benchmarks/curation_scale.py, whose figures `polyglot-ko plan` reads), the PII masking report (benchmarks/pii_report.py), and training step time against a
 bare DeepSpeed loop (benchmarks/training.py; `--gpu` there for the 1.3B MFU benchmark on a CUDA machine).
 
 tokenize: our `tokenize` stage (streaming Parquet -> batch encode -> Megatron .bin/.idx, manifest, checksums)
@@ -77,13 +78,15 @@ if __name__ == "__main__":
     import subprocess
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["tokenize", "curation", "pii", "training"])
+    ap.add_argument("--only", choices=["tokenize", "curation", "scale", "pii", "training"])
     only = ap.parse_args().only
     if only in (None, "tokenize"):
         with tempfile.TemporaryDirectory() as d:
             bench_tokenize(Path(d))
     if only in (None, "curation"):
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "curation.py"), "--mb", "100"], check=True)
+    if only in (None, "scale"):
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "curation_scale.py")], check=True)
     if only in (None, "pii"):
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pii_report.py")], check=True)
     if only in (None, "training"):

@@ -66,7 +66,7 @@ def test_curate_cleans_dedups_and_counts_reasons(tmp_path):
     assert len(texts) == len(set(texts)) == s["records_out"]
     assert all("ㅋㅋㅋ" not in t and "010-" not in t for t in texts)
     assert s["pii"]["tel"] == 10
-    assert not (Path(cur.uri) / "parts").exists(), "intermediate parts are removed"
+    assert not (Path(cur.uri) / "steps").exists(), "the steps' intermediate files are removed"
 
 
 def test_same_inputs_cache_hit_and_param_change_reruns_only_downstream(tmp_path):
@@ -113,6 +113,84 @@ def test_a_killed_shard_is_redone_alone_and_gives_the_same_bytes(tmp_path):
     full = _run(cfg, tmp_path / "fresh", "collect")[0]
     assert m.digest == full.digest
     assert before.items() <= {f.name: f.sha256 for f in m.files}.items()
+
+
+def _curate_steps(cfg: dict, wd: Path, raw_uri: str, until: str | None = None) -> StageRun:
+    """The curate steps run one task at a time, as an orchestrator would, up to (not including) `until`."""
+    ctx = make_context(config_from_dict(cfg), wd, None)
+    sr = StageRun(graph.stage("curate"), ctx, {"raw": raw_uri})
+    for step in sr.node.steps:
+        if step.name == until:
+            break
+        for rank in range(sr.width(step)):
+            sr.run_step(step, rank)
+    return sr
+
+
+def test_bad_input_is_accounted_for_in_every_step_and_every_shard(tmp_path):
+    cfg = _cfg(tmp_path, world=3, near_dedup=True, dedup_buckets=2)
+    raw, _ = _run(cfg, tmp_path / "wd", "collect")
+    assert raw.stats["quarantined"] == {"invalid_json": 1, "invalid_utf8": 1, "missing_text_field": 1}
+    sr = _curate_steps(cfg, tmp_path / "wd", raw.uri)
+    steps = sr.parts_before(None)
+    assert [len(steps[s]) for s in ("shard", "bucket", "cluster", "filter")] == [3, 2, 1, 3]
+    for name, parts in steps.items():
+        for p in parts:
+            check_accounting(f"{name} {p.rank}", p.stats)
+    assert sum(p.stats["records_in"] for p in steps["shard"]) == raw.stats["records_out"]
+    assert [p.stats["records_in"] for p in steps["filter"]] == [p.stats["records_out"] for p in steps["shard"]]
+    kept = sum(p.stats["records_out"] for p in steps["filter"])
+    near = steps["cluster"][0].stats["removed"]["near_duplicate"]
+    assert near > 0, "the numbered reviews differ by one character: near duplicates"
+    cur, hit = sr.execute()
+    assert not hit
+    s = cur.stats
+    check_accounting("curate", s)
+    assert s["dropped"] == {"duplicate": 1, "too_short": 1, "empty": 1, "near_duplicate": near}
+    assert s["records_out"] == kept == raw.stats["records_out"] - 3 - near
+
+
+def test_records_lost_between_steps_fail_the_stage(tmp_path):
+    """A filter that drops other rows than the cluster step decided (here: its list of rows to drop lost) is
+    caught by the reduce, and nothing is published."""
+    import numpy as np
+
+    cfg = _cfg(tmp_path, world=3)
+    raw, _ = _run(cfg, tmp_path / "wd", "collect")
+    sr = _curate_steps(cfg, tmp_path / "wd", raw.uri, until="filter")
+    decided = Path(sr.part(sr.node.step("cluster"), 0).uri)
+    lists = [f for f in sorted(decided.glob("remove-*.npy")) if len(np.load(f))]
+    assert lists, "the corpus has a duplicate"
+    np.save(lists[0], np.load(lists[0])[:0])
+    with pytest.raises(StageFailed, match="records lost between steps: cluster removed 1 as duplicate, the "
+                                          "filters dropped 0"):
+        sr.execute()
+    assert sr.existing() is None
+
+
+def test_a_failed_task_of_any_step_is_redone_alone_and_gives_the_same_bytes(tmp_path, monkeypatch):
+    """What a retry does, from the orchestrator or from rerunning the pipeline (KFP ignores retries set inside a
+    ParallelFor): a task whose part.json is missing runs again, overwriting what it half wrote; the other tasks'
+    parts are reused."""
+    cfg = _cfg(tmp_path, world=3, near_dedup=True, dedup_buckets=2)
+    wd = tmp_path / "wd"
+    raw, _ = _run(cfg, wd, "collect")
+    sr = _curate_steps(cfg, wd, raw.uri)
+    filter1 = Path(sr.part_uri(sr.node.step("filter"), 1))
+    (filter1 / "part.json").unlink()                      # the task died after publishing, before part.json
+    published = sorted((Path(sr.uri) / "data").glob("curated-00001-*.parquet"))
+    assert published
+    published[0].write_bytes(b"half written")
+    ran = []
+    run_step = StageRun.run_step
+    monkeypatch.setattr(StageRun, "run_step", lambda self, step, rank: ran.append((step.name, rank)) or
+                        run_step(self, step, rank))
+    cur, hit = sr.execute()
+    assert ran == [("filter", 1)], "only the failed task ran again"
+    assert not hit and verify(Storage(), cur) == []
+    assert not (Path(sr.uri) / "steps").exists()
+    fresh, _ = _run(cfg, tmp_path / "fresh", "curate", {"raw": _run(cfg, tmp_path / "fresh", "collect")[0].uri})
+    assert cur.digest == fresh.digest
 
 
 def test_accounting_violation_is_an_error():

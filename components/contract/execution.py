@@ -346,7 +346,9 @@ class StageRun:
     def _run_step_tasks(self, step: graph.Step, max_workers: int | None) -> None:
         """Every task of a step not done yet, over the local cores (a process each)."""
         todo = [r for r in range(self.width(step)) if self.ctx.force or not self.done(step, r)]
-        workers = max(1, min(len(todo), max_workers or os.cpu_count() or 1))
+        # the cores this process may use (a pod's cpuset, not the node's), or POLYGLOT_KO_MAX_WORKERS
+        cores = int(os.environ.get("POLYGLOT_KO_MAX_WORKERS", "0")) or len(os.sched_getaffinity(0))
+        workers = max(1, min(len(todo), max_workers or cores))
         if todo and workers > 1:
             import multiprocessing as mp
 
@@ -361,17 +363,35 @@ class StageRun:
 def _telemetry(before: dict | None = None) -> dict:
     """This process's clock, peak resident memory and bytes read/written; with `before`: the task's share (the
     peak is the process's so far, an upper bound for a task in a reused worker)."""
-    import resource
-
     import psutil
     io = psutil.Process().io_counters()
-    now = {"seconds": time.time(), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    now = {"seconds": time.time(), "peak_rss_mb": peak_rss_mb(),
            "read_bytes": io.read_chars, "written_bytes": io.write_chars}
     if before is None:
         return now
     return {"seconds": round(now["seconds"] - before["seconds"], 3), "peak_rss_mb": round(now["peak_rss_mb"], 1),
             "read_bytes": now["read_bytes"] - before["read_bytes"],
             "written_bytes": now["written_bytes"] - before["written_bytes"]}
+
+
+def peak_rss_mb() -> float:
+    """This program's peak resident memory. Linux's VmHWM, not getrusage's ru_maxrss: ru_maxrss survives exec,
+    so a process started by a large one (a spawned worker, a subprocess) would report its parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak_rss() -> None:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")     # Linux: resets VmHWM to the current size
+    except OSError:
+        pass
 
 
 def _step_telemetry(parts: list[Part], wall: float) -> dict:
@@ -406,6 +426,7 @@ class _ShardSpec:
 
 def _shard_worker(args) -> int:
     spec, step, rank = args
+    _reset_peak_rss()     # a reused worker: each task's part records its own peak, as its own pod would
     ctx = Context(cfg=config_from_dict(spec.cfg), workdir=Path(spec.workdir),
                   storage=Storage(spec.endpoint_url), artifact_root=spec.artifact_root, force=spec.force)
     node = graph.stage(spec.stage)

@@ -30,6 +30,7 @@ from ..corpus.cleaning import Cleaner, tally
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import BAND, EXACT, PAIR, MinHasher, band_edges, components, exact_hash, exact_pairs, node_ids
 from ..corpus.records import SCHEMA, ShardWriter, read_records
+from ..errors import StageFailed
 
 DROP_STEPS = True   # the cleaned copies and signatures are intermediate: the published data is the filter's
 CURATED_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("duplicates", pa.int32())])
@@ -239,8 +240,29 @@ def filter_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, s
 # ----------------------------------------------------------------------------------------- reduce
 
 
+def _check_steps(raw: Artifact[RawCorpus], steps: dict[str, list[Part]]) -> None:
+    """Every record accounted for across the steps, per shard: each task balances on its own (execution checks
+    that); here, what one step handed the next is what the next received."""
+    problems = []
+    signed_in = sum(p.stats["records_in"] for p in steps["shard"])
+    if signed_in != raw.info.records_out:
+        problems.append(f"the shard tasks read {signed_in} records, collect published {raw.info.records_out}")
+    for cleaned, kept in zip(steps["shard"], steps["filter"]):
+        if kept.stats["records_in"] != cleaned.stats["records_out"]:
+            problems.append(f"filter {kept.rank} read {kept.stats['records_in']} records, shard {cleaned.rank} "
+                            f"kept {cleaned.stats['records_out']}")
+    removed = steps["cluster"][0].stats["removed"]
+    dropped = merge_counts([p.stats["dropped"] for p in steps["filter"]])
+    for reason, n in removed.items():
+        if dropped.get(reason, 0) != n:
+            problems.append(f"cluster removed {n} as {reason}, the filters dropped {dropped.get(reason, 0)}")
+    if problems:
+        raise StageFailed("curate: records lost between steps: " + "; ".join(problems))
+
+
 def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list[Part]],
            out: Output) -> CuratedCorpus:
+    _check_steps(raw, steps)
     signed = merge_counts([p.stats for p in steps["shard"]])
     kept = [p.stats for p in steps["filter"]]
     filtered = merge_counts([{k: v for k, v in s.items() if k != "lengths"} for s in kept])

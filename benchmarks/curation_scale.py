@@ -1,0 +1,203 @@
+"""Curation at growing scale, and against datatrove, on web-length Korean text.
+
+    python benchmarks/curation_scale.py [--docs 12000] [--scales 1 4 16] [--skip-datatrove] [--out FILE]
+
+Corpus: documents of mixed, web-like length (log-normal, median about 700 characters) made of real Korean
+sentences (NSMC reviews, the Korean Python docs) in random order, so almost every document is unique; then 3%
+exact copies and 3% near copies (about 5% of words changed) of earlier documents, written as zstd JSONL files of
+1,000 documents. Scale x has x times the documents, x times the shards (collect and curate) and x times the dedup
+buckets, so every task's share stays the same, as on a cluster.
+
+1. Scaling: collect + curate through the local runner (2 worker processes) at each scale, in a fresh process:
+   wall time per step (from the manifests), the largest single process's peak memory (the driver or any worker),
+   bytes read and written per task. Goal: 16x the data within 17.6x the time, the largest process within 1.3x.
+2. Against datatrove, one core each, the same 1x corpus: our collect + curate (one shard, one bucket) against
+   datatrove's closest pipeline (JsonlReader -> PIIFormatter -> Gopher repetition and quality filters ->
+   MinHash signatures -> buckets -> clusters -> filter -> JsonlWriter). Goal: at least 3x its throughput.
+Writes the figures as JSON (default benchmarks/results/curation_scale.json), which `polyglot-ko plan` reads.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _sentences() -> list[str]:
+    out = [json.loads(line)["review"] for line in gzip.open(ROOT / "data/corpus/nsmc_reviews.jsonl.gz", "rt")]
+    for line in gzip.open(ROOT / "data/corpus/python_docs_ko.jsonl.gz", "rt"):
+        out += [s.strip() for s in json.loads(line)["text"].split("\n") if len(s.strip()) > 20]
+    return [s for s in out if s]
+
+
+def _mutate(text: str, rng: random.Random) -> str:
+    words = text.split()
+    out = [w for w in words if rng.random() > 0.05]
+    for _ in range(max(1, len(out) // 40)):
+        out.insert(rng.randrange(len(out) + 1), rng.choice(["정말", "그리고", "아주", "(수정)"]))
+    return " ".join(out)
+
+
+def make_corpus(directory: Path, docs: int, seed: int) -> dict:
+    """`docs` documents in zstd JSONL files; returns counts of what was planted."""
+    import zstandard
+
+    rng = random.Random(seed)
+    sentences = _sentences()
+    directory.mkdir(parents=True, exist_ok=True)
+    made, planted = [], {"exact": 0, "near": 0, "chars": 0}
+    for i in range(docs):
+        if made and rng.random() < 0.03:
+            text = rng.choice(made)
+            planted["exact"] += 1
+        elif made and rng.random() < 0.03 / 0.97:
+            text = _mutate(rng.choice(made), rng)
+            planted["near"] += 1
+        else:
+            target, parts = int(rng.lognormvariate(6.55, 0.8)) + 60, []
+            while sum(map(len, parts)) < target:
+                parts.append(rng.choice(sentences))
+            text = " ".join(parts)
+        made.append(text)
+        planted["chars"] += len(text)
+    cctx = zstandard.ZstdCompressor(level=3)
+    for f in range(0, docs, 1000):
+        lines = "".join(json.dumps({"id": f"d{seed}-{i}", "text": t}, ensure_ascii=False) + "\n"
+                        for i, t in enumerate(made[f:f + 1000], start=f))
+        (directory / f"part-{f // 1000:05d}.jsonl.zst").write_bytes(cctx.compress(lines.encode()))
+    planted["bytes"] = sum(p.stat().st_size for p in directory.iterdir())
+    return planted
+
+
+_RUN = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from components.contract.runner import run_pipeline
+t0 = time.time()
+s = run_pipeline({config!r}, Path({workdir!r}), {overrides!r}, until="curate", log=lambda m: None)
+wall = time.time() - t0
+from components.contract.execution import peak_rss_mb
+from components.contract.manifest import read_manifest
+from components.contract.storage import Storage
+stages = {{n: read_manifest(Storage(), s["stages"][n]["uri"]).stats for n in ("collect", "curate")}}
+print("RESULT " + json.dumps({{"wall": wall,
+    "driver_rss_mb": peak_rss_mb(),
+    "stages": {{n: {{"seconds": st["seconds"], "steps": st.get("steps", {{}}), "records_in": st["records_in"],
+                   "records_out": st["records_out"], "dropped": st["dropped"]}} for n, st in stages.items()}}}}))
+"""
+
+
+def run_ours(corpus: Path, work: Path, shards: int, buckets: int, workers: int) -> dict:
+    overrides = [f"collect.sources=[{{name: web, uri: '{corpus}/*.jsonl.zst'}}]", f"collect.world_size={shards}",
+                 f"curate.world_size={shards}", f"curate.dedup_buckets={buckets}"]
+    code = _RUN.format(root=str(ROOT), config=str(ROOT / "configs" / "demo.yaml"), workdir=str(work),
+                       overrides=overrides)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "POLYGLOT_KO_MAX_WORKERS": str(workers),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{work}/mlflow.db"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    if proc.returncode:
+        sys.exit(proc.stderr[-3000:])
+    return json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[7:])
+
+
+def largest_process(r: dict) -> float:
+    """The driver's peak or the largest task's (each task's part records its process's peak)."""
+    tasks = [st.get("peak_rss_mb_max", 0) for stage in r["stages"].values() for st in stage["steps"].values()]
+    return max([r["driver_rss_mb"], *tasks])
+
+
+def run_datatrove(corpus: Path, work: Path) -> float:
+    """datatrove's nearest pipeline on one core: seconds."""
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
+    from datatrove.pipeline.formatters import PIIFormatter
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashing import HashConfig
+    from datatrove.utils.word_tokenizers import KiwiTokenizer
+
+    ko = KiwiTokenizer(model_type="cong")      # the model kiwipiepy_model ships
+    # the same LSH shape as ours (9 bands x 13 rows, 5-grams); its xxhash path refuses str, sha1 is its other
+    cfg = MinhashConfig(num_buckets=9, hashes_per_bucket=13, n_grams=5, hash_config=HashConfig(hash_fc="sha1"))
+    kw = dict(tasks=1, workers=1)
+    t0 = time.time()
+    LocalPipelineExecutor(pipeline=[
+        JsonlReader(str(corpus), glob_pattern="*.jsonl.zst", compression="zstd", text_key="text", id_key="id"),
+        PIIFormatter(), GopherRepetitionFilter(language=ko),
+        GopherQualityFilter(language=ko, min_stop_words=None, min_avg_word_length=1, max_avg_word_length=15),
+        JsonlWriter(str(work / "filtered"), compression=None),
+        MinhashDedupSignature(output_folder=str(work / "sigs"), config=cfg, language=ko),
+    ], logging_dir=str(work / "logs1"), **kw).run()
+    LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(str(work / "sigs"), str(work / "buckets"), config=cfg)],
+                          logging_dir=str(work / "logs2"), tasks=cfg.num_buckets, workers=1).run()
+    LocalPipelineExecutor(pipeline=[MinhashDedupCluster(str(work / "buckets"), str(work / "remove"), config=cfg)],
+                          logging_dir=str(work / "logs3"), **kw).run()
+    LocalPipelineExecutor(pipeline=[
+        JsonlReader(str(work / "filtered"), text_key="text", id_key="id"),
+        MinhashDedupFilter(str(work / "remove")), JsonlWriter(str(work / "out")),
+    ], logging_dir=str(work / "logs4"), **kw).run()
+    return time.time() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=12000, help="documents at 1x")
+    ap.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--skip-datatrove", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "curation_scale.json"))
+    a = ap.parse_args()
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
+                           "date": time.strftime("%Y-%m-%d")}, "docs_1x": a.docs, "scales": {}}
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        for x in a.scales:
+            corpus = d / f"corpus-{x}x"
+            planted = make_corpus(corpus, a.docs * x, seed=x)
+            r = run_ours(corpus, d / f"work-{x}x", shards=2 * x, buckets=2 * x, workers=2)
+            r["planted"] = planted
+            results["scales"][str(x)] = r
+            cur = r["stages"]["curate"]
+            steps = ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in cur["steps"].items())
+            print(f"{x:>3}x {a.docs * x:>8,} docs {planted['bytes'] / 1e6:7.1f} MB zstd | wall {r['wall']:7.1f}s | "
+                  f"collect {r['stages']['collect']['seconds']:6.1f}s curate {cur['seconds']:6.1f}s "
+                  f"({steps}) | largest process "
+                  f"{largest_process(r):.0f} MB | dropped {cur['dropped']}", flush=True)
+        lo, hi = results["scales"][str(a.scales[0])], results["scales"][str(a.scales[-1])]
+        k = a.scales[-1] / a.scales[0]
+        t_ratio = (hi["stages"]["collect"]["seconds"] + hi["stages"]["curate"]["seconds"]) / \
+            (lo["stages"]["collect"]["seconds"] + lo["stages"]["curate"]["seconds"])
+        m_ratio = largest_process(hi) / largest_process(lo)
+        results["time_ratio"], results["memory_ratio"] = t_ratio, m_ratio
+        print(f"{k:.0f}x the data: {t_ratio:.2f}x the time (goal <= {1.1 * k:.1f}x), largest process {m_ratio:.2f}x "
+              f"(goal <= 1.3x)")
+        if not a.skip_datatrove:
+            corpus = d / "corpus-1x"
+            ours = run_ours(corpus, d / "ours-1core", shards=1, buckets=1, workers=1)
+            t_ours = ours["stages"]["collect"]["seconds"] + ours["stages"]["curate"]["seconds"]
+            t_dt = run_datatrove(corpus, d / "datatrove")
+            n = a.docs
+            results["vs_datatrove"] = {"docs": n, "ours_s": t_ours, "datatrove_s": t_dt, "ratio": t_dt / t_ours,
+                                       "ours_docs_per_core_s": n / t_ours, "datatrove_docs_per_core_s": n / t_dt}
+            print(f"one core, {n:,} docs, cleaning + MinHash dedup | ours {n / t_ours:,.0f} docs/s | datatrove "
+                  f"{n / t_dt:,.0f} docs/s | ours/datatrove throughput {t_dt / t_ours:.2f}x (goal >= 3x)")
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(results, indent=1))
+    print(f"figures: {a.out}")
+
+
+if __name__ == "__main__":
+    main()
