@@ -162,6 +162,23 @@ def cmd_presets(a) -> int:
     return 0
 
 
+def cmd_plan(a) -> int:
+    from . import capacity
+    from .contract.config import load_config
+
+    cfg = load_config(a.config, a.set)
+    assume = capacity.Assumptions(dropped_share=a.dropped_share, duplicate_share=a.duplicate_share,
+                                  file_bytes=capacity.parse_bytes(a.file_bytes), pod_start_s=a.pod_start_s,
+                                  gpu=a.gpu, mfu=a.mfu)
+    prices = capacity.Prices(core_hour=a.core_hour_usd, gpu_hour=a.gpu_hour_usd)
+    corpus = capacity.parse_bytes(a.corpus_bytes)
+    docs = capacity.parse_count(a.documents) if a.documents else None
+    rows, figures = capacity.plan(cfg, corpus, docs, assume=assume,
+                                  measured=Path(a.measured) if a.measured else capacity.MEASURED)
+    print(capacity.render(cfg, corpus, rows, figures, prices, assume))
+    return 0
+
+
 def _registry_client(workdir: str):
     from mlflow import MlflowClient
 
@@ -294,6 +311,14 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _plan_default(name: str):
+    """A default of `plan` from the dataclass that holds it (capacity.Assumptions or Prices): written once."""
+    from dataclasses import fields
+
+    from .capacity import Assumptions, Prices
+    return next(f.default for cls in (Assumptions, Prices) for f in fields(cls) if f.name == name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="polyglot-ko", description="Polyglot-Ko training pipeline")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -391,6 +416,26 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--reason")
     rb.add_argument("--workdir", default="workdir", help="whose MLflow registry (MLFLOW_TRACKING_URI overrides)")
     rb.set_defaults(fn=cmd_rollback)
+
+    pl = sub.add_parser("plan", help="tasks, memory, disk, requests, time and cost of a config's run at a corpus "
+                                     "size, from the measured throughputs in benchmarks/results/")
+    pl.add_argument("config")
+    pl.add_argument("--corpus-bytes", required=True, help="UTF-8 text to collect, e.g. 1.2T")
+    pl.add_argument("--documents", help="documents in it (default: from the measured bytes per document), e.g. 500M")
+    pl.add_argument("--core-hour-usd", type=float, default=_plan_default("core_hour"))
+    pl.add_argument("--gpu-hour-usd", type=float, default=_plan_default("gpu_hour"))
+    pl.add_argument("--gpu", default=_plan_default("gpu"), help="accelerator of the assumed GPU figures (H100, A100..)")
+    pl.add_argument("--mfu", type=float, default=_plan_default("mfu"), help="assumed training FLOPs utilisation")
+    pl.add_argument("--dropped-share", type=float, default=_plan_default("dropped_share"),
+                    help="assumed share of documents cleaning drops")
+    pl.add_argument("--duplicate-share", type=float, default=_plan_default("duplicate_share"),
+                    help="assumed share of duplicates among the cleaned documents")
+    pl.add_argument("--file-bytes", default=str(_plan_default("file_bytes")), help="assumed size of a source file")
+    pl.add_argument("--pod-start-s", type=float, default=_plan_default("pod_start_s"),
+                    help="assumed seconds to start a wave of pods")
+    pl.add_argument("--measured", help="the benchmark figures (default benchmarks/results/curation_scale.json)")
+    pl.add_argument("--set", action="append", default=[])
+    pl.set_defaults(fn=cmd_plan)
 
     tj = sub.add_parser("train-job", help="write (and optionally submit and watch) the Kubernetes training job "
                                           "a config's pretrain stage runs")

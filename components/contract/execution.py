@@ -349,11 +349,15 @@ class StageRun:
         # the cores this process may use (a pod's cpuset, not the node's), or POLYGLOT_KO_MAX_WORKERS
         cores = int(os.environ.get("POLYGLOT_KO_MAX_WORKERS", "0")) or len(os.sched_getaffinity(0))
         workers = max(1, min(len(todo), max_workers or cores))
-        if todo and workers > 1:
+        # POLYGLOT_KO_TASK_PROCESSES=1: every task in a fresh process, as in a pod of its own (what a benchmark
+        # measures a task's memory in); otherwise workers are reused and a lone task runs here
+        fresh = os.environ.get("POLYGLOT_KO_TASK_PROCESSES") == "1"
+        if todo and (workers > 1 or fresh):
             import multiprocessing as mp
 
             spec = _ShardSpec.of(self)
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                     max_tasks_per_child=1 if fresh else None) as pool:
                 list(pool.map(_shard_worker, [(spec, step.name, r) for r in todo]))
         else:
             for r in todo:
@@ -417,11 +421,13 @@ class _ShardSpec:
     inputs: dict[str, str]
     force: bool
     params: dict
+    key: str             # the driver's address: a worker whose code differs must not publish elsewhere
 
     @classmethod
     def of(cls, sr: StageRun) -> "_ShardSpec":
         return cls(sr.node.name, config_to_dict(sr.ctx.cfg), str(sr.ctx.workdir), sr.ctx.artifact_root,
-                   sr.ctx.storage.endpoint_url, {r: a.uri for r, a in sr.inputs.items()}, sr.ctx.force, sr.params)
+                   sr.ctx.storage.endpoint_url, {r: a.uri for r, a in sr.inputs.items()}, sr.ctx.force, sr.params,
+                   sr.key)
 
 
 def _shard_worker(args) -> int:
@@ -430,5 +436,9 @@ def _shard_worker(args) -> int:
     ctx = Context(cfg=config_from_dict(spec.cfg), workdir=Path(spec.workdir),
                   storage=Storage(spec.endpoint_url), artifact_root=spec.artifact_root, force=spec.force)
     node = graph.stage(spec.stage)
-    StageRun(node, ctx, spec.inputs, spec.params).run_step(node.step(step), rank)
+    sr = StageRun(node, ctx, spec.inputs, spec.params)
+    if sr.key != spec.key:
+        raise StageFailed(f"{spec.stage}: the code changed while the stage ran (a worker's address {sr.key[:20]} "
+                          f"is not the run's {spec.key[:20]}); run it again")
+    sr.run_step(node.step(step), rank)
     return rank

@@ -68,7 +68,9 @@ STAGES: tuple[StageNode, ...] = (
     # clean and sign each shard; find duplicate pairs per hash-range bucket; cluster the pairs (the only global
     # step, its memory follows the duplicates); drop the duplicates where each shard's documents are
     StageNode("curate", "CuratedCorpus", {"raw": "collect"},
-              steps=(SHARD, Step("bucket", "dedup_buckets", "bucket"), Step("cluster", 1, "cluster"),
+              steps=(SHARD, Step("bucket", "dedup_buckets", "bucket"),
+                     # ~100 bytes per duplicate (benchmarks/curation_scale.py): 32Gi holds about 300 M of them
+                     Step("cluster", 1, "cluster", Resources(cpu="2", memory="32Gi")),
                      Step("filter", "world_size", "filter_shard"))),
     StageNode("train-tokenizer", "Tokenizer", {"corpus": "curate"}),
     StageNode("tokenize", "TokenizedDataset", {"corpus": "curate", "tokenizer": "train-tokenizer"}),

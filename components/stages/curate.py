@@ -178,9 +178,11 @@ def cluster(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps:
                 "documents_in_clusters": int(sizes.sum())}
     # the kept document each removed one stands in for: a near duplicate's root; an exact copy's original (or
     # its root, when the original is itself a near duplicate)
-    root_of = dict(zip(nodes.tolist(), roots.tolist()))
-    keepers = np.concatenate([roots[roots != nodes],
-                              np.array([root_of.get(a, a) for a in copies["a"].tolist()], dtype=np.uint64)])
+    # (nodes are sorted: a vectorised lookup, 8 bytes per clustered node rather than a Python dict's ~100)
+    at = np.minimum(np.searchsorted(nodes, copies["a"]), max(len(nodes) - 1, 0))
+    clustered = (nodes[at] == copies["a"]) if len(nodes) else np.zeros(len(copies), dtype=bool)
+    originals = np.where(clustered, roots[at] if len(nodes) else copies["a"], copies["a"])
+    keepers = np.concatenate([roots[roots != nodes], originals.astype(np.uint64)])
     keeper, count = np.unique(keepers, return_counts=True)
     removed = np.concatenate([copy_nodes, near])
     reason = np.concatenate([np.full(len(copy_nodes), DUPLICATE, "u1"), np.full(len(near), NEAR_DUPLICATE, "u1")])
