@@ -140,9 +140,10 @@ print("RESULT " + json.dumps({{"seconds": time.time() - t0, "peak_rss_mb": peak_
 """
 
 
-def cluster_probe(work: Path, duplicates: int, world: int = 512) -> dict:
+def cluster_probe(work: Path, duplicates: int, pairs_per_duplicate: float, world: int = 512) -> dict:
     """The one global step alone, over `duplicates` duplicate documents spread over `world` shards: half exact
-    copies, half near duplicates in clusters of three (two edges each), as the bucket steps would hand it."""
+    copies, half near duplicates in clusters of three, the near-duplicate edges repeated (a pair sharing several
+    bands comes from several buckets) so the step reads `pairs_per_duplicate` pairs per duplicate, as measured."""
     import numpy as np
 
     from components.corpus.dedup import PAIR, node_ids
@@ -160,16 +161,19 @@ def cluster_probe(work: Path, duplicates: int, world: int = 512) -> dict:
     edges["b"] = np.concatenate([second, third])
     lo = np.minimum(edges["a"], edges["b"])
     edges["b"], edges["a"] = np.maximum(edges["a"], edges["b"]), lo
+    edges = np.unique(edges)
+    repeat = max(1, round((pairs_per_duplicate * duplicates - exact) / max(1, len(edges))))
     part = work / "bucket-part"
     part.mkdir(parents=True, exist_ok=True)
     np.save(part / "exact.npy", copies)
-    np.save(part / "edges.npy", np.unique(edges))
+    np.save(part / "edges.npy", np.tile(edges, repeat))
     code = _CLUSTER.format(root=str(ROOT), out=str(work / "out"), world=world, part=str(part))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     if proc.returncode:
         sys.exit(proc.stderr[-3000:])
     r = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[7:])
-    return {"duplicates": duplicates, "edges": int(len(edges)), "seconds": r["seconds"],
+    return {"duplicates": duplicates, "edges": int(len(edges)), "pairs": int(exact + repeat * len(edges)),
+            "seconds": r["seconds"],
             "peak_rss_mb": r["peak_rss_mb"], "removed": r["stats"]["removed"]}
 
 
@@ -214,14 +218,18 @@ def run_datatrove(corpus: Path, work: Path) -> float:
     return time.time() - t0
 
 
-def probe_cluster(d: Path) -> list[dict]:
-    """The cluster step's time and memory at 1 M and 4 M duplicates (a 1.2 TB crawl has tens of millions)."""
+def probe_cluster(d: Path, run: dict) -> list[dict]:
+    """The cluster step's time and memory at 1 M and 4 M duplicates (a 1.2 TB crawl has tens of millions), fed
+    as many pairs per duplicate as the largest scaling run's cluster step read."""
+    cur = run["stages"]["curate"]
+    removed = sum(cur["dropped"].get(k, 0) for k in ("duplicate", "near_duplicate"))
+    ratio = cur["steps"]["cluster"]["work"] / max(1, removed)
     out = []
     for n in (1_000_000, 4_000_000):
-        r = cluster_probe(d / f"cluster-{n}", n)
+        r = cluster_probe(d / f"cluster-{n}", n, ratio)
         out.append(r)
-        print(f"cluster step alone, {n:,} duplicates ({r['edges']:,} near-duplicate edges) over 512 shards | "
-              f"{r['seconds']:.1f}s | peak {r['peak_rss_mb']:.0f} MB", flush=True)
+        print(f"cluster step alone, {n:,} duplicates ({r['pairs']:,} pairs, {ratio:.2f} per duplicate as measured) "
+              f"over 512 shards | {r['seconds']:.1f}s | peak {r['peak_rss_mb']:.0f} MB", flush=True)
     return out
 
 
@@ -249,7 +257,7 @@ def main() -> None:
         results = json.loads(Path(a.out).read_text())
         with tempfile.TemporaryDirectory() as d:
             if a.only == "cluster":
-                results["cluster"] = probe_cluster(Path(d))
+                results["cluster"] = probe_cluster(Path(d), results["scales"][max(results["scales"], key=int)])
             else:
                 results["one_task_large"] = large_task(Path(d), a.docs * a.scales[-1], a.scales[-1])
         Path(a.out).write_text(json.dumps(results, indent=1))
@@ -301,7 +309,7 @@ def main() -> None:
                                        "ours_docs_per_core_s": n / t_ours, "datatrove_docs_per_core_s": n / t_dt}
             print(f"one core, {n:,} docs, cleaning + MinHash dedup | ours {n / t_ours:,.0f} docs/s | datatrove "
                   f"{n / t_dt:,.0f} docs/s | ours/datatrove throughput {t_dt / t_ours:.2f}x (goal >= 3x)")
-        results["cluster"] = probe_cluster(d)
+        results["cluster"] = probe_cluster(d, hi)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(results, indent=1))
     print(f"figures: {a.out}")

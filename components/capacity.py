@@ -35,21 +35,26 @@ MULTIPART = 8 << 20          # boto3's multipart chunk: a file above it costs cr
 RANGED_READ = 64 << 20       # a Parquet read in place: footer, then column chunks in reads of up to this
 
 
-def parse_bytes(text: str) -> int:
-    """'1.2T', '863G', '500GiB', '1e12' -> bytes (K/M/G/T/P decimal, KiB... binary)."""
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([KMGTP]?)(i?)B?\s*", str(text), re.IGNORECASE)
-    if not m:
-        raise UserError(f"--corpus-bytes: cannot read {text!r} (e.g. 1.2T, 863G, 500GiB)")
-    unit = "_KMGTP".index(m.group(2).upper() or "_")
-    return int(float(m.group(1)) * (1024 if m.group(3) else 1000) ** unit)
+_NUMBER = r"\s*([0-9]+(?:\.[0-9]+)?(?:e[0-9]+)?)\s*"
 
 
-def parse_count(text: str) -> int:
-    """'500M', '2.5e8' -> 500000000."""
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([KMGB]?)\s*", str(text), re.IGNORECASE)
-    if not m:
-        raise UserError(f"--documents: cannot read {text!r} (e.g. 500M)")
-    return int(float(m.group(1)) * 1000 ** "_KMB".index(m.group(2).upper() or "_"))
+def parse_bytes(text: str, flag: str = "--corpus-bytes") -> int:
+    """'1.2T', '863G', '500GiB', '1e12' -> bytes (K/M/G/T/P decimal, KiB... binary); more than zero."""
+    m = re.fullmatch(_NUMBER + r"([KMGTP]?)(i?)B?\s*", str(text), re.IGNORECASE)
+    value = int(float(m.group(1)) * (1024 if m.group(3) else 1000) ** "_KMGTP".index(m.group(2).upper() or "_")) \
+        if m else 0
+    if value <= 0:
+        raise UserError(f"{flag}: cannot read {text!r} as a size above zero (e.g. 1.2T, 863G, 500GiB)")
+    return value
+
+
+def parse_count(text: str, flag: str = "--documents") -> int:
+    """'500M', '2.5e8' -> 500000000; more than zero."""
+    m = re.fullmatch(_NUMBER + r"([KMGB]?)\s*", str(text), re.IGNORECASE)
+    value = int(float(m.group(1)) * 1000 ** "_KMB".index(m.group(2).upper() or "_")) if m else 0
+    if value <= 0:
+        raise UserError(f"{flag}: cannot read {text!r} as a count above zero (e.g. 500M)")
+    return value
 
 
 def _memory_bytes(quantity: str) -> int:
@@ -62,11 +67,21 @@ class Assumptions:
     """What the measurements cannot say about a corpus not yet seen, stated so it can be changed."""
     dropped_share: float = 0.20      # cleaning and quality filters (Polyglot-Ko: 1.2 TB -> 863 GB, dedup included)
     duplicate_share: float = 0.10    # exact + near duplicates among the cleaned documents
-    file_bytes: int = 256 << 20      # size of one source file
+    file_bytes: int = 256 << 20      # size of one source file as stored
+    stored_bytes: int | None = None  # the sources as stored (compressed); None: compressed as the benchmark's
     pod_start_s: float = 60.0        # scheduling + image start per wave of tasks (images cached on the nodes)
     gpu: str = "H100"
     mfu: float = 0.40                # model FLOPs utilisation of the training run
     kobest_tokens_per_example: int = 120
+
+    def __post_init__(self):
+        for name in ("dropped_share", "duplicate_share"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')}: a share from 0 up to (not including) 1")
+        if not 0 < self.mfu <= 1:
+            raise UserError("--mfu: a utilisation above 0, at most 1")
+        if self.pod_start_s < 0:
+            raise UserError("--pod-start-s: seconds, not negative")
 
 
 @dataclass
@@ -144,6 +159,11 @@ class Measured:
         return self.small["stages"][stage]["steps"]["reduce"]
 
     @property
+    def stored_per_text_byte(self) -> float:
+        p = self.small["planted"]
+        return p["bytes"] / p["text_bytes"]
+
+    @property
     def text_bytes_per_doc(self) -> float:
         p = self.small["planted"]
         return p["text_bytes"] / p["docs"]
@@ -189,7 +209,9 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
         rows.append(r)
         return r
 
-    files_in = max(1, corpus_bytes / assume.file_bytes)
+    # --corpus-bytes is text; listings and reads see the stored (compressed) files
+    stored = assume.stored_bytes or corpus_bytes * m.stored_per_text_byte
+    files_in = max(1, stored / assume.file_bytes)
     collect, curate = graph.stage("collect"), graph.stage("curate")
     cw, uw, buckets = cfg.collect.world_size, cfg.curate.world_size, cfg.curate.dedup_buckets
     raw_files = max(cw, math.ceil(docs / cfg.collect.records_per_file))
@@ -218,8 +240,8 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
     share = cleaned / buckets
     row(curate, curate.steps[1], buckets, s["seconds_per_unit"] * share,
         task_memory=_line(share, *s["memory"]), task_disk=_line(share, *s["disk"]),
-        requests=buckets * (2 * uw * 2 + 5),
-        notes=[f"{2 * uw * buckets:,} signature files read: each bucket task reads 2 per shard"])
+        requests=buckets * (2 * uw + 5),
+        notes=[f"{2 * uw * buckets:,} signature files read: each bucket task reads 2 per shard (a GET each)"])
     c = m.cluster()
     row(curate, curate.steps[2], 1, c["seconds_per_unit"] * dups, task_memory=_line(dups, *c["memory"]),
         # what it writes, by format: 5 bytes per removed row, at most 8 per keeper, a 128-byte header per list
@@ -233,8 +255,11 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
         task_memory=_line(share, *s["memory"]), task_disk=_line(share, *s["disk"]),
         requests=int(_parquet_reads(clean_bytes, raw_files) + _put_requests(out_bytes, out_files) + uw * 5))
     red = m.reduce("curate")
+    # the steps' files are deleted once the artifact is published, 1,000 keys a request
+    step_files = uw * (2 * buckets + raw_files / uw + 1) + buckets * 3 + 2 * uw + 1 + uw
     row(curate, None, 1, red["seconds"] * uw / m.small["stages"]["curate"]["steps"]["shard"]["tasks"],
-        task_memory=red["peak_rss_mb"] * 2**20, requests=4 * uw + 8)
+        task_memory=red["peak_rss_mb"] * 2**20, requests=int(4 * uw + 8 + step_files / 1000 + step_files / 1000),
+        notes=[f"lists and deletes the steps' {step_files:,.0f} intermediate files"])
 
     # the tokenizer stages: one task each, from the one-task run's seconds per character
     tok = m.big.get("tokenization", {})

@@ -167,9 +167,10 @@ def cmd_plan(a) -> int:
     from .contract.config import load_config
 
     cfg = load_config(a.config, a.set)
-    assume = capacity.Assumptions(dropped_share=a.dropped_share, duplicate_share=a.duplicate_share,
-                                  file_bytes=capacity.parse_bytes(a.file_bytes), pod_start_s=a.pod_start_s,
-                                  gpu=a.gpu, mfu=a.mfu)
+    assume = capacity.Assumptions(
+        dropped_share=a.dropped_share, duplicate_share=a.duplicate_share, pod_start_s=a.pod_start_s, gpu=a.gpu,
+        mfu=a.mfu, file_bytes=capacity.parse_bytes(a.file_bytes, "--file-bytes"),
+        stored_bytes=capacity.parse_bytes(a.stored_bytes, "--stored-bytes") if a.stored_bytes else None)
     prices = capacity.Prices(core_hour=a.core_hour_usd, gpu_hour=a.gpu_hour_usd)
     corpus = capacity.parse_bytes(a.corpus_bytes)
     docs = capacity.parse_count(a.documents) if a.documents else None
@@ -422,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("config")
     pl.add_argument("--corpus-bytes", required=True, help="UTF-8 text to collect, e.g. 1.2T")
     pl.add_argument("--documents", help="documents in it (default: from the measured bytes per document), e.g. 500M")
+    pl.add_argument("--stored-bytes", help="the sources as stored, compressed (default: compressed as the benchmark's "
+                                           "zstd JSONL)")
     pl.add_argument("--core-hour-usd", type=float, default=_plan_default("core_hour"))
     pl.add_argument("--gpu-hour-usd", type=float, default=_plan_default("gpu_hour"))
     pl.add_argument("--gpu", default=_plan_default("gpu"), help="accelerator of the assumed GPU figures (H100, A100..)")

@@ -115,6 +115,30 @@ def test_a_killed_shard_is_redone_alone_and_gives_the_same_bytes(tmp_path):
     assert before.items() <= {f.name: f.sha256 for f in m.files}.items()
 
 
+def test_the_copy_kept_is_the_first_in_corpus_order_whatever_the_number_of_shards(tmp_path):
+    """Every pair of source files shares a document: the copy kept must be the same for 1, 2 and 3 curate shards
+    (documents are numbered by consecutive files, not dealt out to shards)."""
+    src = tmp_path / "src"
+    files = 4
+    for i in range(files):
+        rows = [{"rid": f"f{i}-{n}", "body": f"{i}번 파일만의 문서 {n}번입니다. 내용이 조금 깁니다."} for n in range(5)]
+        rows += [{"rid": f"f{i}-pair{a}{b}", "body": f"파일 {a}와 파일 {b}가 함께 가진 문서입니다."}
+                 for a in range(files) for b in range(a + 1, files) if i in (a, b)]
+        write_jsonl(src / f"part-{i}.jsonl", rows)
+    cfg = {"collect": {"world_size": 2, "sources": [{"name": "p", "uri": str(src / "*.jsonl"), "text_field": "body",
+                                                     "id_field": "rid"}]},
+           "curate": {"world_size": 1, "min_chars": 8, "near_dedup": False}}
+    raw, _ = _run(cfg, tmp_path / "wd", "collect")
+    kept = {}
+    for world in (1, 2, 3):
+        cfg["curate"]["world_size"] = world
+        cur, _ = _run(cfg, tmp_path / f"w{world}", "curate", {"raw": raw.uri})
+        kept[world] = sorted(r["id"] for f in cur.files if f.name.startswith("data/")
+                             for r in pq.read_table(Path(cur.uri) / f.name).to_pylist())
+        assert cur.stats["dropped"] == {"duplicate": 6}
+    assert kept[1] == kept[2] == kept[3]
+
+
 def _curate_steps(cfg: dict, wd: Path, raw_uri: str, until: str | None = None) -> StageRun:
     """The curate steps run one task at a time, as an orchestrator would, up to (not including) `until`."""
     ctx = make_context(config_from_dict(cfg), wd, None)

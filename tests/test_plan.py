@@ -25,8 +25,15 @@ def test_sizes_and_counts_are_read_as_written():
     assert capacity.parse_bytes("500GiB") == 500 * 2**30
     assert capacity.parse_bytes("863 GB") == 863_000_000_000
     assert capacity.parse_count("500M") == 500_000_000
-    with pytest.raises(capacity.UserError, match="cannot read"):
-        capacity.parse_bytes("a lot")
+    for bad in ("a lot", "1.2.3T", ".", "0", "0G"):
+        with pytest.raises(capacity.UserError, match="cannot read"):
+            capacity.parse_bytes(bad)
+    with pytest.raises(capacity.UserError, match="--file-bytes: cannot read"):
+        capacity.parse_bytes("x", "--file-bytes")
+    with pytest.raises(capacity.UserError, match="--mfu"):
+        capacity.Assumptions(mfu=0)
+    with pytest.raises(capacity.UserError, match="--duplicate-share"):
+        capacity.Assumptions(duplicate_share=1.5)
 
 
 def test_every_stage_and_step_of_the_graph_has_a_row_with_the_configs_task_counts():
@@ -82,5 +89,7 @@ def test_the_command_prints_the_plan_and_refuses_bad_input(capsys, tmp_path):
     assert "x $2.0/h" in out and "assumed" in out
     assert main(["plan", CONFIG, "--corpus-bytes", "lots"]) == 2
     assert "cannot read 'lots'" in capsys.readouterr().err
+    assert main(["plan", CONFIG, "--corpus-bytes", "1T", "--set", "curate.dedup_buckets=0"]) == 2
+    assert "curate.dedup_buckets must be at least 1" in capsys.readouterr().err
     assert main(["plan", CONFIG, "--corpus-bytes", "1T", "--measured", str(tmp_path / "none.json")]) == 2
     assert "no measurements" in capsys.readouterr().err

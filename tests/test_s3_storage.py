@@ -36,8 +36,11 @@ def test_storage_roundtrip_and_listing(s3, tmp_path):
     assert st.exists("s3://artifacts/t/a.txt") and not st.exists("s3://artifacts/t/zzz")
     assert st.list_files("s3://artifacts/t") == ["a.txt", "sub/b.txt"]
     assert st.read_bytes("s3://artifacts/t/sub/b.txt") == b"b"
+    from components.contract.storage import REQUESTS
+    deletes = REQUESTS["delete"]
     st.delete_tree("s3://artifacts/t")
     assert st.list_files("s3://artifacts/t") == []
+    assert REQUESTS["delete"] - deletes == 1, "one DeleteObjects request for up to 1,000 keys"
 
 
 def test_corpus_stages_on_s3_match_the_local_run(s3, tmp_path):

@@ -32,6 +32,31 @@ def test_a_glob_is_listed_from_its_literal_prefix():
     assert split_glob("s3://polyglot-ko/raw/web/*.warc.gz") == ("s3://polyglot-ko/raw/web", "*.warc.gz")
     assert split_glob("s3://b/raw/2026-*/news/**/*.zst") == ("s3://b/raw", "2026-*/news/**/*.zst")
     assert split_glob("s3://b/raw/news/") == ("s3://b/raw/news/", None)
+    assert split_glob("*.jsonl") == (".", "*.jsonl")
+
+
+def test_s3_listings_start_at_the_literal_stem_and_skip_folder_markers(s3):
+    from components.contract.storage import REQUESTS
+
+    client = s3.client()
+    client.create_bucket(Bucket="stems")
+    for key in ("raw/web-2024-01.gz", "raw/web-2024-02.gz", "raw/web-2023-12.gz", "raw/web/inner.gz",
+                "raw/dir/", "raw/dir/a.jsonl", "raw/dir/sub/", "raw/dir-old/b.jsonl"):
+        client.put_object(Bucket="stems", Key=key, Body=b"" if key.endswith("/") else b"x")
+    listed = []
+
+    class Listing(Storage):
+        def objects(self, prefix):
+            listed.append(prefix)
+            return super().objects(prefix)
+
+    single, files = list_source("s3://stems/raw/web-2024-*.gz", Listing())
+    assert not single and [f.rel for f in files] == ["web-2024-01.gz", "web-2024-02.gz"]
+    assert listed == ["s3://stems/raw/web-2024-"], "not everything under raw/"
+    lists = REQUESTS["list"]
+    single, files = list_source("s3://stems/raw/dir/", Listing())
+    assert [f.rel for f in files] == ["a.jsonl"], "folder markers are not files; dir-old/ is not under dir/"
+    assert REQUESTS["list"] - lists == 1 and listed[-1] == "s3://stems/raw/dir/"
 
 
 def test_local_sources_file_directory_and_glob(tmp_path):

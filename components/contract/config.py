@@ -271,11 +271,20 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
             _set_path(data, key.strip(), yaml.safe_load(raw))
         except yaml.YAMLError as e:
             raise UserError(f"--set {key}: value is not valid YAML: {e}") from None
-    return _build(RunConfig, data, "")
+    return config_from_dict(data)
 
 
 def config_from_dict(data: dict) -> RunConfig:
-    return _build(RunConfig, data, "")
+    cfg = _build(RunConfig, data, "")
+    from . import graph
+    # every fan-out width (the stages' shards, curate's dedup buckets) and the parallelism: at least one task
+    widths = {f"{n.name.replace('-', '_')}.{s.width}": graph.width(n, s, cfg)
+              for n in graph.STAGES for s in n.steps if s.fans_out}
+    widths["cluster.max_parallel_shards"] = cfg.cluster.max_parallel_shards
+    for key, value in widths.items():
+        if value < 1:
+            raise UserError(f"config: {key} must be at least 1 (got {value})")
+    return cfg
 
 
 def config_to_dict(cfg: Any) -> dict:

@@ -407,7 +407,9 @@ def _step_telemetry(parts: list[Part], wall: float) -> dict:
             "read_bytes_max": max((x.get("read_bytes", 0) for x in tasks), default=0),
             "written_bytes_max": max((x.get("written_bytes", 0) for x in tasks), default=0),
             "read_bytes": sum(x.get("read_bytes", 0) for x in tasks),
-            "written_bytes": sum(x.get("written_bytes", 0) for x in tasks)}
+            "written_bytes": sum(x.get("written_bytes", 0) for x in tasks),
+            # what a step counts as its work, where it says (curate's bucket: signatures, cluster: pairs)
+            "work": sum(p.stats.get("work", 0) for p in parts)}
 
 
 @dataclass

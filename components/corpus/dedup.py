@@ -25,7 +25,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 _WS = re.compile(r"\s+")
 _FNV = np.array([pow(0x100000001B3, j, 2**64) for j in range(64)], dtype=np.uint64)
 EXACT = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("row", "<u4")])     # one shard's signature rows
-BAND = np.dtype([("key", "<u8"), ("row", "<u4")])
+# a band key, its row, and the low word of the row's exact hash (0 when exact dedup is off): an exact copy shares
+# every band key with its original, and is left out of the band groups rather than sent on as pairs
+BAND = np.dtype([("key", "<u8"), ("row", "<u4"), ("lo", "<u8")])
 PAIR = np.dtype([("a", "<u8"), ("b", "<u8")])                       # (first, later) nodes
 
 
@@ -108,8 +110,17 @@ def exact_pairs(hi: np.ndarray, lo: np.ndarray, node: np.ndarray) -> np.ndarray:
     return out
 
 
-def band_edges(key: np.ndarray, node: np.ndarray) -> np.ndarray:
-    """(first, other) nodes for every document that shares a band key with an earlier one (unique pairs)."""
+def band_edges(key: np.ndarray, node: np.ndarray, copy_of: np.ndarray | None = None) -> np.ndarray:
+    """(first, other) nodes for every document that shares a band key with an earlier one (unique pairs).
+    `copy_of`: an exact-hash word per row; of the rows with equal key and word only the first takes part (the
+    exact copies, which the exact pass removes: their edges would only be dropped later)."""
+    if not len(key):
+        return np.zeros(0, dtype=PAIR)
+    if copy_of is not None:
+        order = np.lexsort((node, copy_of, key))
+        key, node, copy_of = key[order], node[order], copy_of[order]
+        first = np.concatenate([[True], (key[1:] != key[:-1]) | (copy_of[1:] != copy_of[:-1])])
+        key, node = key[first], node[first]
     order = np.lexsort((node, key))
     key, node = key[order], node[order]
     same = key[1:] == key[:-1]

@@ -64,6 +64,12 @@ class ShardWriter:
         return self.files
 
 
+def file_order(name: str) -> list:
+    """Sort key for the files a ShardWriter names: numbers by value (`-10000` after `-9999`), not as text."""
+    import re
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
 def read_records(files: Iterable, columns: list[str] | None = None, batch_size: int = 8192) -> Iterator[dict]:
     """Records of Parquet files in order; each item a path or an open pq.ParquetFile (read in place)."""
     for f in files:

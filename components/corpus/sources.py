@@ -33,6 +33,8 @@ def split_glob(uri: str) -> tuple[str, str | None]:
     if first is None:
         return uri, None
     cut = uri.rfind("/", 0, first)
+    if cut < 0:                     # a bare pattern ("*.jsonl"): relative to the current directory
+        return ".", uri
     return uri[:cut], uri[cut + 1:]
 
 
@@ -81,8 +83,13 @@ def list_source(uri: str, storage: Storage) -> tuple[bool, list[SourceFile]]:
     base, pattern = split_glob(uri)
     if pattern is not None:
         rx = glob_regex(pattern)
-        found = [o for o in storage.objects(base + "/") if rx.match(o.name)]
+        # on S3 the listing starts at the pattern's literal stem ("raw/web-2024-*" lists raw/web-2024-...)
+        stem = pattern[:min(i for i, c in enumerate(pattern) if c in GLOB_CHARS)] if is_s3(uri) else ""
+        found = [type(o)(stem + o.name, o.size, o.etag) for o in storage.objects(f"{base}/{stem}")]
+        found = [o for o in found if rx.match(o.name)]
         single = False
+    elif is_s3(uri) and uri.endswith("/"):
+        found, single = storage.objects(uri), False
     elif is_s3(uri):
         # one listing answers both "is it an object?" and "what is under it?"
         key = uri.rstrip("/")
@@ -97,8 +104,8 @@ def list_source(uri: str, storage: Storage) -> tuple[bool, list[SourceFile]]:
     files = []
     for o in found:
         rel = uri.rstrip("/").rsplit("/", 1)[-1] if single else o.name
-        if rel.rsplit("/", 1)[-1].startswith("."):
-            continue
+        if not rel or rel.endswith("/") or rel.rsplit("/", 1)[-1].startswith("."):
+            continue            # "folder" marker objects, hidden files
         where = uri_of(uri, single, rel)
         fingerprint = f"etag:{o.etag}" if is_s3(where) else _local_sha(where, o.size, Path(where).stat().st_mtime_ns)
         files.append(SourceFile(rel, o.size, fingerprint))

@@ -10,7 +10,7 @@
   removed in its favour: FineWeb-2 upsamples by it), and publishes its own data files.
 - reduce: the manifest and the data card, from the steps' counts.
 The kept set equals one global pass in corpus order (first occurrence wins), since nodes are numbered in that
-order (components/corpus/dedup.py). Every task's memory and disk follow its shard or bucket, not the corpus.
+order (each shard takes consecutive raw files; components/corpus/dedup.py). Every task's memory and disk follow its shard or bucket, not the corpus.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from ..contract.progress import Progress
 from ..corpus.cleaning import Cleaner, tally
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import BAND, EXACT, PAIR, MinHasher, band_edges, components, exact_hash, exact_pairs, node_ids
-from ..corpus.records import SCHEMA, ShardWriter, read_records
+from ..corpus.records import SCHEMA, ShardWriter, file_order, read_records
 from ..errors import StageFailed
 
 DROP_STEPS = True   # the cleaned copies and signatures are intermediate: the published data is the filter's
@@ -78,8 +78,10 @@ def _bucket_file(kind: str, k: int) -> str:
 
 
 def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out: Output) -> dict:
-    files = sorted(f.name for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name)
-    mine = shard.mine(files)
+    raws = sorted((f for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name),
+                  key=lambda f: file_order(f.name))
+    # consecutive files by bytes: documents numbered (shard, row) follow the corpus order for any world_size
+    mine = shard.run_of([f.name for f in raws], [f.bytes for f in raws])
     clean = Cleaner(cfg)
     hasher = MinHasher(cfg.minhash_perm, cfg.minhash_shingle, cfg.minhash_threshold) if cfg.near_dedup else None
     writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file)
@@ -133,6 +135,7 @@ def _write_signatures(out: Output, cfg: CurateConfig, exact: list[bytes], bands:
     keys = np.concatenate(bands) if bands else np.zeros((0, 0), dtype=np.uint64)
     b = np.empty(keys.size, dtype=BAND)
     b["key"], b["row"] = keys.ravel(), np.repeat(rows, keys.shape[1]) if keys.size else rows[:0]
+    b["lo"] = np.repeat(e["lo"], keys.shape[1]) if keys.size and exact else 0
     for k in range(buckets):
         _save(out.dir / _bucket_file("exact", k), e[e["lo"] % np.uint64(buckets) == k])
         _save(out.dir / _bucket_file("band", k), b[b["key"] % np.uint64(buckets) == k])
@@ -149,15 +152,15 @@ def bucket(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: 
         e = _load(part, _bucket_file("exact", k), EXACT)
         b = _load(part, _bucket_file("band", k), BAND)
         exact.append((e["hi"], e["lo"], node_ids(part.rank, e["row"])))
-        band.append((b["key"], node_ids(part.rank, b["row"])))
+        band.append((b["key"], node_ids(part.rank, b["row"]), b["lo"]))
     hi, lo, node = (np.concatenate(x) for x in zip(*exact))
     copies = exact_pairs(hi, lo, node)
-    keys, bnode = (np.concatenate(x) for x in zip(*band))
-    edges = band_edges(keys, bnode)
+    keys, bnode, copy_of = (np.concatenate(x) for x in zip(*band))
+    edges = band_edges(keys, bnode, copy_of if cfg.dedup else None)
     _save(out.dir / "exact.npy", copies)
     _save(out.dir / "edges.npy", edges)
-    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "signatures": int(len(node) +
-            len(bnode)), "exact_pairs": int(len(copies)), "edges": int(len(edges))}
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "work": int(len(node) + len(bnode)),
+            "exact_pairs": int(len(copies)), "edges": int(len(edges))}
 
 
 # ---------------------------------------------------------------------------------------- cluster
@@ -166,7 +169,10 @@ def bucket(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: 
 def cluster(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: dict[str, list[Part]],
             out: Output) -> dict:
     copies = np.concatenate([_load(p, "exact.npy", PAIR) for p in steps["bucket"]])
+    # a pair sharing several bands arrives from several buckets: once is enough
     edges = np.concatenate([_load(p, "edges.npy", PAIR) for p in steps["bucket"]])
+    pairs = len(copies) + len(edges)
+    edges = np.unique(edges)
     # near duplicates among the documents that are not exact copies (a copy's bands are its original's, so
     # leaving copies out disconnects nothing)
     copy_nodes = np.unique(copies["b"])
@@ -186,16 +192,21 @@ def cluster(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps:
     keeper, count = np.unique(keepers, return_counts=True)
     removed = np.concatenate([copy_nodes, near])
     reason = np.concatenate([np.full(len(copy_nodes), DUPLICATE, "u1"), np.full(len(near), NEAR_DUPLICATE, "u1")])
+    # split by shard in one pass: sorted node ids are grouped by shard (its high word)
+    order = np.argsort(removed, kind="stable")
+    removed, reason = removed[order], reason[order]
+    bounds = np.uint64(np.arange(cfg.world_size + 1)) << np.uint64(32)
+    cut_rm, cut_kp = np.searchsorted(removed, bounds), np.searchsorted(keeper, bounds)
     for s in range(cfg.world_size):
-        mine = (removed >> np.uint64(32)) == s
-        rm = np.empty(int(mine.sum()), dtype=REMOVE)
-        rm["row"], rm["reason"] = (removed[mine] & np.uint64(0xFFFFFFFF)).astype(np.uint32), reason[mine]
-        _save(out.dir / f"remove-{s:05d}.npy", np.sort(rm, order="row"))
-        mine = (keeper >> np.uint64(32)) == s
-        kp = np.empty(int(mine.sum()), dtype=KEEPER)
-        kp["row"], kp["copies"] = (keeper[mine] & np.uint64(0xFFFFFFFF)).astype(np.uint32), count[mine]
+        a, b = cut_rm[s], cut_rm[s + 1]
+        rm = np.empty(int(b - a), dtype=REMOVE)
+        rm["row"], rm["reason"] = (removed[a:b] & np.uint64(0xFFFFFFFF)).astype(np.uint32), reason[a:b]
+        _save(out.dir / f"remove-{s:05d}.npy", rm)
+        a, b = cut_kp[s], cut_kp[s + 1]
+        kp = np.empty(int(b - a), dtype=KEEPER)
+        kp["row"], kp["copies"] = (keeper[a:b] & np.uint64(0xFFFFFFFF)).astype(np.uint32), count[a:b]
         _save(out.dir / f"keep-{s:05d}.npy", kp)
-    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "dedup": clusters,
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "dedup": clusters, "work": pairs,
             "removed": {"duplicate": int(len(copy_nodes)), "near_duplicate": int(len(near))}}
 
 
@@ -218,7 +229,7 @@ def filter_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, s
     writer = ShardWriter(data, f"curated-{r:05d}", cfg.records_per_file, CURATED_SCHEMA)
     stats = {"records_in": n, "records_out": 0, "dropped": {}, "quarantined": {}, "chars_out": 0, "per_source": {},
              "lengths": {}}
-    names = sorted(f.name for f in cleaned.files if f.name.endswith(".parquet"))
+    names = sorted((f.name for f in cleaned.files if f.name.endswith(".parquet")), key=file_order)
     for row, rec in enumerate(read_records(cleaned.parquet(name) for name in names)):
         src = stats["per_source"].setdefault(rec["source"], {"records_out": 0, "chars_out": 0, "dropped": {}})
         if reason[row]:
