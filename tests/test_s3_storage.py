@@ -91,3 +91,16 @@ def test_collect_reads_s3_sources_through_the_configs_endpoint(tmp_path, s3, mon
     raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
     assert raw.stats["records_out"] == 20 and raw.params["sources"][0]["files"][0][1].startswith("etag:")
     storage_module._client.cache_clear()
+
+
+def test_a_source_changed_after_the_listing_is_refused_not_collected_under_its_old_etag(s3, tmp_path):
+    from components.errors import StageFailed
+
+    st = Storage()
+    st.write_bytes("s3://artifacts/src/a.jsonl", b'{"text": "first"}\n')
+    listed = st.objects("s3://artifacts/src/")[0]
+    assert st.fetch("s3://artifacts/src/a.jsonl", tmp_path / "a1", listed.etag).read_bytes().startswith(b'{"text"')
+    st.write_bytes("s3://artifacts/src/a.jsonl", b'{"text": "second, longer"}\n')
+    with pytest.raises(StageFailed, match="changed after this run listed it"):
+        st.fetch("s3://artifacts/src/a.jsonl", tmp_path / "a2", listed.etag)
+    assert not (tmp_path / "a2").exists()

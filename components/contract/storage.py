@@ -235,16 +235,33 @@ class Storage:
         return _retrying(f"opening {uri}", self.endpoint_url, lambda: pq.ParquetFile(
             _arrow_s3(self.endpoint_url).open_input_file(uri[len("s3://"):])))
 
-    def fetch(self, uri: str, dest: Path) -> Path:
-        """Download one object to `dest` (atomically); local files are returned as they are."""
+    def fetch(self, uri: str, dest: Path, etag: str | None = None) -> Path:
+        """Download one object to `dest` (atomically); local files are returned as they are. With `etag`: only
+        that version of the object (the one a listing saw), else one clear error."""
         if not is_s3(uri):
             return Path(uri)
+        from botocore.exceptions import ClientError
+
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
         os.close(fd)
         bucket, key = _split_s3(uri)
         REQUESTS["get"] += 1
-        _retrying(f"downloading {uri}", self.endpoint_url, lambda: self._s3().download_file(bucket, key, tmp))
+
+        def get_if_match():        # (download_file takes no IfMatch): one streamed GET of that version
+            body = self._s3().get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(body, f, 8 << 20)
+
+        try:
+            _retrying(f"downloading {uri}", self.endpoint_url,
+                      get_if_match if etag else lambda: self._s3().download_file(bucket, key, tmp))
+        except ClientError as e:
+            os.unlink(tmp)
+            if etag and e.response.get("Error", {}).get("Code") in ("412", "PreconditionFailed"):
+                raise StageFailed(f"{uri} changed after this run listed it (ETag {etag} then): run again to "
+                                  "collect the new version") from None
+            raise
         os.replace(tmp, dest)
         return dest
 

@@ -88,9 +88,12 @@ def _records(source: Source, path: Path, loc: str, cfg: CollectConfig):
     return read_parquet(path, loc, source.text_field)
 
 
-def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, staging: Path, storage: Storage) -> dict:
-    """One file -> raw-*.parquet (+ quarantine-*.parquet) in `staging`; returns its stats."""
-    local = storage.fetch(path, staging / ".fetch" / Path(path).name) if is_s3(path) else Path(path)
+def collect_file(source: Source, path: str, rel: str, cfg: CollectConfig, staging: Path, storage: Storage,
+                 fingerprint: str = "") -> dict:
+    """One file -> raw-*.parquet (+ quarantine-*.parquet) in `staging`; returns its stats. On S3, the version the
+    run's listing saw (its ETag) or a clear error: the segment is addressed by that ETag."""
+    etag = fingerprint[len("etag:"):] if fingerprint.startswith("etag:") else None
+    local = storage.fetch(path, staging / ".fetch" / Path(path).name, etag) if is_s3(path) else Path(path)
     # pages and archives yield their extracted text as "text"; other formats name the field in the config
     field = "text" if file_format(source, path) in ("html", "warc") else source.text_field
     writer = ShardWriter(staging, "raw", cfg.records_per_file)
@@ -135,9 +138,9 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) ->
     for source, path, rel, fingerprint, _ in mine:
         key = stable_hash({"source": _source_settings(source, cfg), "file": rel, "fingerprint": fingerprint,
                            "reader": reader})
-        # Named by source and file first: curate hands files to its shards in name order and keeps the first of
-        # duplicates, so the corpus order follows names (and curate.world_size), never the keys; the key keeps a
-        # changed file's new segment apart from the old one.
+        # Named by source and file first: curate gives its shards consecutive files in name order and keeps the
+        # first of duplicates, so the corpus order follows names (whatever the shard counts), never the keys; the
+        # key keeps a changed file's new segment apart from the old one.
         seg_rel = f"segments/{source.name}/{rel}/{key[:24]}"
         seg_uri = join(out.stage_root, seg_rel)
         seg_manifest = join(seg_uri, SEGMENT)
@@ -146,7 +149,7 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) ->
         else:
             staging = out.dir / f"seg-{key[:12]}"
             staging.mkdir(parents=True)
-            st = collect_file(source, path, rel, cfg, staging, storage)
+            st = collect_file(source, path, rel, cfg, staging, storage, fingerprint)
             files = publish_dir(storage, staging, seg_uri)
             doc = {"source": source.name, "file": rel, "files": [dataclasses.asdict(f) for f in files], "stats": st}
             storage.write_bytes(seg_manifest, json.dumps(doc, ensure_ascii=False).encode())
