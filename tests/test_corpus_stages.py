@@ -236,6 +236,11 @@ def test_missing_source_is_a_user_error(tmp_path):
     cfg = {"collect": {"sources": [{"name": "gone", "uri": str(tmp_path / "nope.jsonl")}]}}
     with pytest.raises(UserError, match="source 'gone': no files"):
         _run(cfg, tmp_path / "wd", "collect")
+    (tmp_path / "data" / "2026").mkdir(parents=True)
+    (tmp_path / "data" / "2026" / "a.jsonl").write_text('{"text": "한국어 문서입니다."}\n')
+    cfg = {"collect": {"sources": [{"name": "flat", "uri": str(tmp_path / "data" / "*.jsonl")}]}}
+    with pytest.raises(UserError, match=r"no name under .*/data/ matches '\*.jsonl': `\*` and `\?` stay within"):
+        _run(cfg, tmp_path / "wd", "collect")
 
 
 def test_a_stage_that_crashes_publishes_no_manifest_and_reruns_cleanly(tmp_path, monkeypatch):

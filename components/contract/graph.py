@@ -69,7 +69,7 @@ STAGES: tuple[StageNode, ...] = (
     # step, its memory follows the duplicates); drop the duplicates where each shard's documents are
     StageNode("curate", "CuratedCorpus", {"raw": "collect"},
               steps=(SHARD, Step("bucket", "dedup_buckets", "bucket"),
-                     # ~100 bytes per duplicate (benchmarks/curation_scale.py): 32Gi holds about 300 M of them
+                     # ~110 bytes per duplicate (benchmarks/curation_scale.py): 32Gi holds about 290 M of them
                      Step("cluster", 1, "cluster", Resources(cpu="2", memory="32Gi")),
                      Step("filter", "world_size", "filter_shard"))),
     StageNode("train-tokenizer", "Tokenizer", {"corpus": "curate"}),

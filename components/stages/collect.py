@@ -26,7 +26,7 @@ from ..contract.progress import Progress
 from ..contract.storage import REQUESTS, Storage, is_s3, join
 from ..corpus.readers import problem, read_html, read_json, read_jsonl, read_parquet, read_txt, read_warc, strip_compression
 from ..corpus.records import QUARANTINE_SCHEMA, ShardWriter
-from ..corpus.sources import assign_by_bytes, list_source, uri_of
+from ..corpus.sources import assign_by_bytes, list_source, split_glob, uri_of
 from ..errors import UserError
 _EXT = ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".txt", "txt"), (".parquet", "parquet"),
         (".html", "html"), (".htm", "html"), (".warc", "warc"))
@@ -60,7 +60,10 @@ def params(cfg: CollectConfig, *, storage: Storage) -> dict:
     for s in cfg.sources:
         single, files = list_source(s.uri, storage)
         if not files:
-            raise UserError(f"collect: source {s.name!r}: no files at {s.uri}")
+            base, pattern = split_glob(s.uri)
+            hint = f" (no name under {base}/ matches {pattern!r}: `*` and `?` stay within one path segment, `**` " \
+                "crosses them; hidden files are skipped)" if pattern else ""
+            raise UserError(f"collect: source {s.name!r}: no files at {s.uri}{hint}")
         sources.append({**_source_settings(s, cfg), "single": single,
                         "files": [[f.rel, f.fingerprint, f.size] for f in files]})
     return {"sources": sources, "world_size": cfg.world_size, "records_per_file": cfg.records_per_file}
