@@ -104,3 +104,35 @@ def test_bring_your_own_published_tokenizer(tmp_path):
     published = json.loads((PUBLISHED / "tokenizer.json").read_text())["model"]["vocab"]
     assert ours == published
     assert ds.stats["validation_roundtrip_failures"] == 0 and ds.stats["tokens"] > 0
+
+
+def test_train_tokenizer_reads_only_the_row_groups_it_samples(tmp_path, monkeypatch):
+    """Its reading follows sample_chars (plus the few held-out documents), not the corpus: a corpus of many row
+    groups, a small sample, a count of the row groups read."""
+    import pyarrow.parquet as pq
+
+    cfg = {"collect": {"world_size": 1, "sources": [
+               {"name": "nsmc", "uri": "tests/data/nsmc_small.jsonl", "text_field": "review", "id_field": "review_id"}]},
+           "curate": {"world_size": 2, "records_per_file": 40},
+           "train_tokenizer": {"vocab_size": 300, "morphemes": "none", "heldout_fraction": 0.2,
+                               "heldout_documents": 10, "compare_with": None}}
+    ctx = make_context(config_from_dict(cfg), tmp_path / "wd", None)
+    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
+    groups = sum(pq.ParquetFile(cur.file_uri(f.name)).metadata.num_row_groups for f in cur.files
+                 if f.name.startswith("data/"))
+    read = []
+    original = pq.ParquetFile.read_row_group
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group",
+                        lambda self, i, *a, **k: read.append(i) or original(self, i, *a, **k))
+    sizes = {}
+    for chars in (3_000, 30_000):
+        read.clear()
+        cfg["train_tokenizer"]["sample_chars"] = chars
+        ctx = make_context(config_from_dict(cfg), tmp_path / "wd", None)
+        tk, _ = StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri}).execute()
+        assert chars <= tk.stats["sample_chars"] < chars + 2_000
+        sizes[chars] = len(read)
+    assert groups >= 20
+    assert sizes[3_000] < sizes[30_000] < groups, (sizes, groups)
+    assert sizes[3_000] <= groups // 4

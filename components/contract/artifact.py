@@ -61,7 +61,7 @@ class Artifact(Generic[K]):
 
 @dataclass(frozen=True)
 class Shard:
-    """Which part of a corpus stage's work this call does: files i with i % world_size == rank."""
+    """Which part of a corpus stage's work this call does: task `rank` of `world_size`."""
     rank: int
     world_size: int
 

@@ -1,4 +1,7 @@
-"""train-tokenizer: CuratedCorpus (a deterministic sample) -> Tokenizer (HF files), or a given tokenizer."""
+"""train-tokenizer: CuratedCorpus (a deterministic sample) -> Tokenizer (HF files), or a given tokenizer.
+
+It reads what it samples: the corpus's row groups in hashed order until `sample_chars` (and the held-out
+documents the quality report needs) are in hand, so its time follows `sample_chars`, not the corpus."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +13,6 @@ from ..contract.config import TrainTokenizerConfig
 from ..contract.kinds import CuratedCorpus, Tokenizer, TokenizerQuality
 from ..contract.progress import Progress
 from ..contract.manifest import sha256_file
-from ..corpus.records import read_records
 from ..errors import UserError
 from ..tokenizer.mbbpe import EOD, PII, SPECIAL, padded_vocab, save_hf, segment_morphemes, train_bpe
 from ..tokenizer.quality import report as tokenizer_report
@@ -48,21 +50,38 @@ def _hash01(doc_id: str) -> float:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") / 2**64
 
 
+def _row_groups(corpus: Artifact[CuratedCorpus]) -> list[tuple[float, str, int]]:
+    """Every row group of the corpus's data files as (hash of its name, file, index), in hash order: what the
+    sample and the held-out documents are read from. Only the files' footers are read here."""
+    units = []
+    for f in corpus.manifest.files_under("data/"):
+        if f.name.endswith(".parquet"):
+            groups = corpus.parquet(f.name).metadata.num_row_groups
+            units += [(_hash01(f"{f.name}#{i}"), f.name, i) for i in range(groups)]
+    return sorted(units)
+
+
 def _split(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig):
-    """(is_heldout, text) per document, by hashed id: the top `heldout_fraction` of hashes is never trained on;
-    of the rest, a `sample_chars`-sized sample is. Same split on every run and shard layout."""
+    """(is_heldout, text) per document, row group by row group in hashed order (a deterministic random order of
+    the corpus's pieces): a consumer that stops once it has enough reads that much, not the corpus. Within a row
+    group, the top `heldout_fraction` of hashed document ids is never trained on."""
     keep = 1.0 - cfg.heldout_fraction
-    rate = min(1.0, cfg.sample_chars / max(1.0, keep * corpus.info.chars_out))
-    for rec in read_records(corpus.parquet_files("data/"), columns=["id", "text"]):
-        h = _hash01(rec["id"])
-        if h >= keep:
-            yield True, rec["text"]
-        elif h < rate * keep:
-            yield False, rec["text"]
+    for _, name, index in _row_groups(corpus):
+        table = corpus.parquet(name).read_row_group(index, columns=["id", "text"])
+        for rec in table.to_pylist():
+            yield _hash01(rec["id"]) >= keep, rec["text"]
 
 
 def _sample(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig):
-    return (t for held, t in _split(corpus, cfg) if not held)
+    """The training documents: the first `sample_chars` characters' worth, in that order."""
+    chars = 0
+    for held, text in _split(corpus, cfg):
+        if held:
+            continue
+        if chars >= cfg.sample_chars:
+            return
+        chars += len(text)
+        yield text
 
 
 def _heldout(corpus: Artifact[CuratedCorpus], cfg: TrainTokenizerConfig) -> list[str]:
