@@ -40,3 +40,33 @@ def test_bpe_has_the_published_special_layout():
     assert tok.token_to_id("<|tel|>") in enc.ids
     assert tok.decode(enc.ids, skip_special_tokens=False) == "영화는 <|tel|> 재미있었다"
     assert not any(MORPHEME_MARK in t for t in tok.get_vocab())
+
+
+def test_the_writer_holds_nothing_per_document_and_writes_the_same_index_across_chunks(tmp_path, monkeypatch):
+    """Lengths go to a side file and the index is written from it in chunks (here 1,000 lengths, so 25,000
+    documents cross many chunk edges): the .idx equals the one built from all lengths at once, the writer's
+    memory does not grow with the documents, and no side file is left."""
+    import tracemalloc
+
+    monkeypatch.setattr(IndexedDatasetWriter, "CHUNK", 1000)
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 40, 25_000)
+    w = IndexedDatasetWriter(tmp_path / "ds", np.uint16)
+    tracemalloc.start()
+    for n in lengths:
+        w.add_document(np.full(n, 7, dtype=np.uint16))
+    w.close()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 12 * len(lengths), f"{peak} bytes traced for {len(lengths)} documents"
+    sizes = lengths.astype(np.int32)
+    pointers = np.concatenate([[0], np.cumsum(lengths[:-1].astype(np.int64) * 2)])
+    expected = (MAGIC + struct.pack("<QBQQ", 1, 8, len(sizes), len(sizes) + 1) + sizes.tobytes()
+                + pointers.astype(np.int64).tobytes() + np.arange(len(sizes) + 1, dtype=np.int64).tobytes())
+    assert (tmp_path / "ds.idx").read_bytes() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds.bin", "ds.idx"]
+    ds = IndexedDataset(tmp_path / "ds")
+    assert len(ds) == len(lengths) and ds.num_tokens == int(lengths.sum()) and list(ds[24_999]) == [7] * lengths[-1]
+    empty = IndexedDatasetWriter(tmp_path / "empty", np.uint16)
+    empty.close()
+    assert len(IndexedDataset(tmp_path / "empty")) == 0

@@ -57,7 +57,7 @@ def inputs(root: Path, *, vocab: int = 256, documents: int = 300, tokens: int | 
                 if tokens is not None and split == "train" and made >= tokens:
                     break
             w.close()
-            splits[split] = Split(documents=len(w.sizes), tokens=w.tokens, chars=0)
+            splits[split] = Split(documents=w.documents, tokens=w.tokens, chars=0)
         info = TokenizedDataset(train=splits["train"], validation=splits["validation"],
                                 documents=splits["train"].documents + splits["validation"].documents,
                                 tokens=splits["train"].tokens + splits["validation"].tokens,

@@ -76,7 +76,7 @@ def run(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Arti
     progress.close()
     for w in writers.values():
         w.close()
-    splits = {s: Split(documents=len(w.sizes), tokens=w.tokens, chars=chars[s]) for s, w in writers.items()}
+    splits = {s: Split(documents=w.documents, tokens=w.tokens, chars=chars[s]) for s, w in writers.items()}
     if splits["train"].documents == 0 or splits["validation"].documents == 0:
         raise StageFailed(f"tokenize: empty split ({splits}); the corpus is too small")
     tokens = splits["train"].tokens + splits["validation"].tokens
