@@ -177,6 +177,11 @@ class Measured:
                 "memory": ((a["duplicates"], a["peak_rss_mb"] * 2**20), (b["duplicates"], b["peak_rss_mb"] * 2**20))}
 
 
+def _grown(step: dict, share: float) -> dict:
+    """A task's peak memory and disk at `share`, along its step's measured lines."""
+    return {"task_memory": _line(share, *step["memory"]), "task_disk": _line(share, *step["disk"])}
+
+
 def _put_requests(total_bytes: float, files: float) -> float:
     each = total_bytes / max(files, 1)
     return files * (1 if each <= MULTIPART else math.ceil(each / MULTIPART) + 2)
@@ -221,7 +226,7 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
     share = corpus_bytes / cw
     raw_bytes = s["bytes_per_unit"] * corpus_bytes
     row(collect, collect.steps[0], cw, s["seconds_per_unit"] * share,
-        task_memory=_line(share, *s["memory"]), task_disk=_line(share, *s["disk"]),
+        **_grown(s, share),
         requests=int(files_in + _put_requests(raw_bytes, raw_files) + 3 * cw))
     red = m.reduce("collect")
     row(collect, None, 1, red["seconds"] * cw / m.small["stages"]["collect"]["steps"]["shard"]["tasks"],
@@ -233,13 +238,13 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
     share = docs / uw
     clean_bytes = s["bytes_per_unit"] * docs
     row(curate, curate.steps[0], uw, s["seconds_per_unit"] * share,
-        task_memory=_line(share, *s["memory"]), task_disk=_line(share, *s["disk"]),
+        **_grown(s, share),
         requests=int(_parquet_reads(raw_bytes, raw_files) + _put_requests(clean_bytes, raw_files)
                      + uw * (2 * buckets + 3)))
     s = m.step("curate", "bucket")
     share = cleaned / buckets
     row(curate, curate.steps[1], buckets, s["seconds_per_unit"] * share,
-        task_memory=_line(share, *s["memory"]), task_disk=_line(share, *s["disk"]),
+        **_grown(s, share),
         requests=buckets * (2 * uw + 5),
         notes=[f"{2 * uw * buckets:,} signature files read: each bucket task reads 2 per shard (a GET each)"])
     c = m.cluster()
@@ -252,13 +257,13 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
     out_bytes = s["bytes_per_unit"] * cleaned
     out_files = max(uw, math.ceil(kept / cfg.curate.records_per_file))
     row(curate, curate.steps[3], uw, s["seconds_per_unit"] * share,
-        task_memory=_line(share, *s["memory"]), task_disk=_line(share, *s["disk"]),
+        **_grown(s, share),
         requests=int(_parquet_reads(clean_bytes, raw_files) + _put_requests(out_bytes, out_files) + uw * 5))
     red = m.reduce("curate")
     # the steps' files are deleted once the artifact is published, 1,000 keys a request
     step_files = uw * (2 * buckets + raw_files / uw + 1) + buckets * 3 + 2 * uw + 1 + uw
     row(curate, None, 1, red["seconds"] * uw / m.small["stages"]["curate"]["steps"]["shard"]["tasks"],
-        task_memory=red["peak_rss_mb"] * 2**20, requests=int(4 * uw + 8 + step_files / 1000 + step_files / 1000),
+        task_memory=red["peak_rss_mb"] * 2**20, requests=int(4 * uw + 8 + 2 * step_files / 1000),   # a LIST page and a DeleteObjects per 1,000
         notes=[f"lists and deletes the steps' {step_files:,.0f} intermediate files"])
 
     # the tokenizer stages: one task each, from the one-task run's seconds per character
