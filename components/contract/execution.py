@@ -303,13 +303,16 @@ class StageRun:
         try:
             telemetry = {}
             if node.sharded:
+                walls = {}
                 for step in node.steps:
                     t_step = time.time()
                     self._run_step_tasks(step, max_workers)
-                    telemetry[step.name] = _step_telemetry(self.parts_before(None)[step.name],
-                                                           time.time() - t_step)
+                    walls[step.name] = time.time() - t_step
+                # one set of parts for the telemetry and the reduce: each part.json is read once
+                steps = self.parts_before(None)
+                telemetry = {name: _step_telemetry(steps[name], wall) for name, wall in walls.items()}
                 before = _telemetry()
-                info = self._call("reduce", out, steps=self.parts_before(None))
+                info = self._call("reduce", out, steps=steps)
                 telemetry["reduce"] = _telemetry(before)
             else:
                 info = self._call("run", out)
