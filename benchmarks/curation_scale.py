@@ -102,15 +102,16 @@ print("RESULT " + json.dumps({{"wall": wall,
                    "records_out": st["records_out"], "dropped": st["dropped"]}} for n, st in stages.items()}},
     "tokenization": {{n: {{k: v for k, v in read_manifest(Storage(), s["stages"][n]["uri"]).stats.items()
                           if k in ("seconds", "sample_chars", "sample_documents", "tokens", "tokens_per_char",
-                                   "documents", "vocab_size")}}
-                     for n in ("train-tokenizer", "tokenize") if n in s["stages"]}}}}))
+                                   "documents", "vocab_size", "steps", "segments")}}
+                     for n in ("train-tokenizer", "tokenize") if n in s["stages"]}},
+    "uris": {{n: st["uri"] for n, st in s["stages"].items()}}}}))
 """
 
 
 def run_ours(corpus: Path, work: Path, shards: int, buckets: int, workers: int, until: str = "curate",
-             task_processes: bool = False) -> dict:
+             task_processes: bool = False, extra: tuple[str, ...] = ()) -> dict:
     overrides = [f"collect.sources=[{{name: web, uri: '{corpus}/*.jsonl.zst'}}]", f"collect.world_size={shards}",
-                 f"curate.world_size={shards}", f"curate.dedup_buckets={buckets}"]
+                 f"curate.world_size={shards}", f"curate.dedup_buckets={buckets}", *extra]
     code = _RUN.format(root=str(ROOT), config=str(ROOT / "configs" / "demo.yaml"), workdir=str(work),
                        overrides=overrides, until=until)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "POLYGLOT_KO_MAX_WORKERS": str(workers),

@@ -14,7 +14,8 @@ Where the numbers come from:
   against an S3 server: sizes come from one listing, no HEAD per file).
 - not measured here (marked "assumed"): the corpus's share of bad and duplicate documents, documents per source
   file, pod start time, and everything on GPUs (training and evaluation from FLOPs at an assumed utilisation).
-- tokenize and train-tokenizer run as one task each today; their rows say so.
+- train-tokenizer and tokenize: `benchmarks/results/tokenization_scale.json` (benchmarks/tokenization_scale.py),
+  one tokenize task over the 1x and the 16x corpus: seconds per token, and its memory as a line through the two.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "benchmarks" / "results" / "curation_scale.json"
+TOKENIZATION = ROOT / "benchmarks" / "results" / "tokenization_scale.json"
 GiB = 1 << 30
 MULTIPART = 8 << 20          # boto3's multipart chunk: a file above it costs create + parts + complete
 RANGED_READ = 64 << 20       # a Parquet read in place: footer, then column chunks in reads of up to this
@@ -177,6 +179,21 @@ class Measured:
                 "memory": ((a["duplicates"], a["peak_rss_mb"] * 2**20), (b["duplicates"], b["peak_rss_mb"] * 2**20))}
 
 
+def _tokenization(path: Path) -> dict:
+    """train-tokenizer's seconds and tokenize's seconds per token and memory line, from one task at two scales."""
+    if not path.exists():
+        raise UserError(f"plan: no tokenizer figures at {path} (run `python benchmarks/tokenization_scale.py`)")
+    doc = json.loads(path.read_text())
+    scales = [doc["scales"][k] for k in sorted(doc["scales"], key=int)]
+    if len(scales) < 2 or "steps" not in scales[-1].get("tokenize", {}):
+        raise UserError(f"plan: {path} lacks the one-task tokenize runs (rerun benchmarks/tokenization_scale.py)")
+    lo, hi = ((s["tokenize"]["tokens"], s["tokenize"]["steps"]["shard"]) for s in (scales[0], scales[-1]))
+    return {"train-tokenizer": scales[-1]["train-tokenizer"],
+            "tokens_per_char": scales[-1]["tokenize"]["tokens_per_char"],
+            "seconds_per_token": hi[1]["task_seconds_max"] / hi[0],
+            "memory": ((lo[0], lo[1]["peak_rss_mb_max"] * 2**20), (hi[0], hi[1]["peak_rss_mb_max"] * 2**20))}
+
+
 def _grown(step: dict, share: float) -> dict:
     """A task's peak memory and disk at `share`, along its step's measured lines."""
     return {"task_memory": _line(share, *step["memory"]), "task_disk": _line(share, *step["disk"])}
@@ -192,7 +209,7 @@ def _parquet_reads(total_bytes: float, files: float) -> float:
 
 
 def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assumptions | None = None,
-         measured: Path = MEASURED) -> tuple[list[Row], dict]:
+         measured: Path = MEASURED, tokenization: Path = TOKENIZATION) -> tuple[list[Row], dict]:
     """The rows of the plan, and the figures it was computed from."""
     assume = assume or Assumptions()
     m = Measured(measured)
@@ -266,33 +283,37 @@ def plan(cfg, corpus_bytes: int, documents: int | None = None, *, assume: Assump
         task_memory=red["peak_rss_mb"] * 2**20, requests=int(4 * uw + 8 + 2 * step_files / 1000),   # a LIST page and a DeleteObjects per 1,000
         notes=[f"lists and deletes the steps' {step_files:,.0f} intermediate files"])
 
-    # the tokenizer stages: one task each, from the one-task run's seconds per character
-    tok = m.big.get("tokenization", {})
+    # the tokenizer stages, from benchmarks/tokenization_scale.py: its one-task runs at 1x and 16x
+    tok = _tokenization(tokenization)
     chars_per_doc = m.small["planted"]["chars"] / m.small["planted"]["docs"]
-    if "train-tokenizer" in tok and "tokenize" in tok:
-        t = tok["train-tokenizer"]
-        sample = cfg.train_tokenizer.sample_chars
-        secs = t["seconds"] / t["sample_chars"] * sample
-        # it opens every data file's footer and reads only the row groups of its sample (16 M characters each)
-        row(graph.stage("train-tokenizer"), None, 1, secs,
-            requests=int(2 * out_files + 2 * math.ceil(sample / 16e6) + 2),
-            notes=[f"measured on a {t['sample_chars']:,}-character sample, extrapolated linearly to {sample:,} "
-                   "(BPE training grows faster than that)"])
-        t = tok["tokenize"]
-        chars = kept * chars_per_doc
-        tokens = chars * t["tokens_per_char"]
-        row(graph.stage("tokenize"), None, 1, t["seconds"] / (t["tokens"] / t["tokens_per_char"]) * chars,
-                task_disk=tokens * 2 + kept * 12,
-                requests=int(_parquet_reads(out_bytes, out_files) + _put_requests(tokens * 2, 2)),
-                notes=[f"one process over the whole corpus: {tokens / 1e9:,.0f} B tokens "
-                       f"({t['tokens_per_char']} per character, measured), written to local disk first"])
-    else:
-        raise UserError(f"plan: {measured.name} has no tokenizer figures (rerun benchmarks/curation_scale.py)")
+    t = tok["train-tokenizer"]
+    sample = cfg.train_tokenizer.sample_chars
+    # it opens every data file's footer and reads only the row groups of its sample (16 M characters each)
+    row(graph.stage("train-tokenizer"), None, 1, t["seconds"] / t["sample_chars"] * sample,
+        requests=int(2 * out_files + 2 * math.ceil(sample / 16e6) + 2),
+        notes=[f"measured on a {t['sample_chars']:,}-character sample, extrapolated linearly to {sample:,} "
+               "(BPE training grows faster than that)"])
+    node, tw = graph.stage("tokenize"), cfg.tokenize.world_size
+    tokens = kept * chars_per_doc * tok["tokens_per_char"]
+    per_task = tokens / tw
+    per_file = tokens / out_files
+    # a task tokenizes one curated file at a time into its staging directory (2 bytes a token, 16 per document
+    # in the index and its side file), publishes that segment and goes on
+    row(node, node.steps[0], tw, tok["seconds_per_token"] * per_task,
+        task_memory=_line(per_task, *tok["memory"]),
+        task_disk=per_file * 2 + kept / out_files * 16,
+        requests=int(_parquet_reads(out_bytes, out_files) + out_files * (2 + _put_requests(per_file * 2, 1) + 3)
+                     + 3 * tw),
+        notes=[f"{tokens / 1e9:,.0f} B tokens ({tok['tokens_per_char']} per character), {out_files:,} segments "
+               f"(one per curated file), {per_task / 1e9:,.1f} B per task"])
+    row(node, None, 1, 0.0, requests=2 * tw + 4,
+        notes=[f"reads the {tw:,} parts, writes segments.json ({out_files * 400 / 1e6:,.1f} MB) and the manifest"])
     gpus = gpu_rows(cfg, assume, rows, placements)
     row(graph.stage("register"), None, 1, 0.0, requests=4, notes=["gate and MLflow registration: seconds"])
     figures = {"documents": docs, "documents_given": documents is not None, "cleaned": cleaned,
                "duplicates": dups, "kept": kept, "text_bytes_per_doc": m.text_bytes_per_doc,
-               "machine": m.machine, "measured": str(measured), "parallel": parallel, **gpus}
+               "machine": m.machine, "measured": str(measured), "tokenization": str(tokenization),
+               "parallel": parallel, **gpus}
     return rows, figures
 
 
@@ -361,7 +382,7 @@ def render(cfg, corpus_bytes: int, rows: list[Row], figures: dict, prices: Price
              + f"; {figures['kept']:,.0f} kept after cleaning and dedup (assumed: {assume.dropped_share:.0%} "
                f"dropped, {assume.duplicate_share:.0%} duplicates)",
              f"corpus steps from {Path(figures['measured']).name} (measured {mach['date']}, {mach['cpus']} cores, "
-             f"{mach['platform']}); up to {figures['parallel']} tasks at once (cluster.max_parallel_shards); "
+             f"{mach['platform']}), the tokenizer stages from {Path(figures['tokenization']).name}; up to {figures['parallel']} tasks at once (cluster.max_parallel_shards); "
              f"{assume.pod_start_s:.0f} s pod start per wave (assumed)",
              "",
              f"{'stage':<16}{'step':<9}{'tasks':>6}{'cpu':>5}{'memory':>8}{'peak/task':>12}{'disk/task':>12}"
@@ -374,9 +395,12 @@ def render(cfg, corpus_bytes: int, rows: list[Row], figures: dict, prices: Price
         for note in r.notes:
             lines.append(f"{'':<16}  {note}")
     c = cost(rows, prices)
-    corpus_wall = sum(r.wall_s for r in rows if r.stage in ("collect", "curate"))
+    corpus = [r for r in rows if r.stage in ("collect", "curate")]
+    tokens = [r for r in rows if r.stage in ("train-tokenizer", "tokenize")]
     lines += ["",
-              f"collect + curate: {_duration(corpus_wall)} wall, {sum(r.core_hours for r in rows if r.stage in ('collect', 'curate')):,.0f} core-hours",
+              f"collect + curate: {_duration(sum(r.wall_s for r in corpus))} wall, "
+              f"{sum(r.core_hours for r in corpus):,.0f} core-hours; train-tokenizer + tokenize: "
+              f"{_duration(sum(r.wall_s for r in tokens))} wall, {sum(r.core_hours for r in tokens):,.0f} core-hours",
               f"total: {c['core_hours']:,.0f} core-hours x ${prices.core_hour}/h + {c['gpu_hours']:,.0f} GPU-hours x "
               f"${prices.gpu_hour}/h + {c['requests']:,} requests x ${prices.put_per_1k}/1,000 (the PUT price: an "
               f"upper bound) = ${c['usd']:,.0f}",

@@ -205,13 +205,13 @@ def cmd_evaluate(a) -> int:
         model_dir = resolve_model(a.model, Path(tmp) / "model")
         validation = None
         if a.dataset:
+            from .contract.artifact import Artifact
             from .contract.manifest import require_manifest
             from .contract.storage import Storage
+            from .tokenizer.segments import artifact_stream
             storage = Storage()
-            m = require_manifest(storage, a.dataset)
-            for ext in (".bin", ".idx"):
-                local = storage.fetch(m.file_uri(f"validation{ext}"), Path(tmp) / "data" / f"validation{ext}")
-            validation = local.with_suffix("")
+            dataset = Artifact("dataset", require_manifest(storage, a.dataset), storage, Path(tmp) / "data")
+            validation = artifact_stream(dataset, "validation", cfg.perplexity_max_tokens)
         # Perplexity windows: the length the model was trained on (a TrainedModel says), else its context.
         seq_length = min(json.loads((model_dir / "config.json").read_text()).get("max_position_embeddings", 2048),
                          2048)
@@ -224,7 +224,7 @@ def cmd_evaluate(a) -> int:
                 seq_length = kinds.read(m).seq_length
         training = model_dir.parent / "metrics.jsonl"
         metrics = evaluate_model(model_dir, cfg, out, Path(tmp), model_name=a.name or Path(a.model).name,
-                                 validation_prefix=validation, seq_length=seq_length,
+                                 validation=validation, seq_length=seq_length,
                                  training_metrics=training if training.is_file() else None)
     for shots, sc in metrics["scores"].items():
         print(f"{shots}-shot: mean macro-F1 {sc['kobest_macro_f1_mean']:.4f}, mean accuracy "

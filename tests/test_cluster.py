@@ -64,14 +64,15 @@ def test_compile_writes_the_cluster_pipeline_and_a_valid_training_job(compiled):
             "pretrain", "evaluate", "register", "finish"} <= set(tasks)
     executors = spec["deploymentSpec"]["executors"]
     # corpus stages: their fan-out steps as ParallelFor loops (64 tasks at a time): collect's and curate's shards
-    # and curate's filter over world_size, curate's dedup buckets over dedup_buckets; then each reduce step
+    # and curate's filter over world_size, curate's dedup buckets over dedup_buckets, tokenize's shards over its
+    # world_size; then each reduce step
     loops = {n: t for n, (t, ex) in tasks.items() if ex is None}
     assert sorted(len(json.loads(loop["parameterIterator"]["items"]["raw"])) for loop in loops.values()) == \
-        [256, 512, 512, 512]
+        [256, 256, 512, 512, 512]
     for loop in loops.values():
         assert json.loads(loop["parameterIterator"]["items"]["raw"]) in (list(range(512)), list(range(256)))
         assert loop["iteratorPolicy"]["parallelismLimit"] == 64
-    assert {"curate_bucket", "curate_cluster", "curate_filter"} <= set(tasks)
+    assert {"curate_bucket", "curate_cluster", "curate_filter", "tokenize_shard"} <= set(tasks)
     for name, (task, ex) in tasks.items():
         if ex is None:
             continue
@@ -151,11 +152,13 @@ def test_airflow_cluster_dag_runs_every_stage_in_its_image_and_maps_shards(airfl
     tasks = dag["tasks"]
     assert dag["schedule"] == "0 3 * * 0"
     assert set(tasks) == {"begin", "collect_shard", "collect", "curate_shard", "curate_bucket", "curate_cluster",
-                          "curate_filter", "curate", "train_tokenizer", "tokenize", "pretrain", "evaluate",
-                          "register", "finish"}
+                          "curate_filter", "curate", "train_tokenizer", "tokenize_shard", "tokenize", "pretrain",
+                          "evaluate", "register", "finish"}
     assert tasks["collect_shard"]["mapped"] == 512 and tasks["curate_shard"]["mapped"] == 512
     assert tasks["curate_bucket"]["mapped"] == 256 and tasks["curate_filter"]["mapped"] == 512
     assert tasks["curate_cluster"]["mapped"] == 0, "one clustering task"
+    assert tasks["tokenize_shard"]["mapped"] == 256 and tasks["tokenize"]["upstream"] == ["tokenize_shard"]
+    assert tasks["tokenize_shard"]["upstream"] == ["curate", "train_tokenizer"]
     shard_ranks = [a[a.index("--shard") + 1] for a in tasks["curate_shard"]["all_arguments"]]
     assert shard_ranks == [str(r) for r in range(512)]
     assert tasks["curate"]["upstream"] == ["curate_filter"] and tasks["curate_shard"]["upstream"] == ["collect"]

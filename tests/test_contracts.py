@@ -15,7 +15,7 @@ from components.contract.address import code_version, modules_of
 from components.contract.artifact import Artifact, Output
 from components.contract.config import CurateConfig, config_from_dict, load_config
 from components.contract.execution import StageRun, bind, stage_params
-from components.contract.kinds import CuratedCorpus, Tokenizer
+from components.contract.kinds import CuratedCorpus, TokenizedDataset, Tokenizer
 from components.contract.runner import make_context
 from components.contract.storage import Storage
 from components.errors import StageFailed
@@ -33,22 +33,22 @@ def test_every_stage_module_matches_its_node_in_the_graph():
 
 
 def test_a_stage_that_does_not_match_the_graph_is_refused_before_it_runs():
-    node = graph.stage("tokenize")
+    node = graph.stage("pretrain")
 
-    def run(cfg, *, corpus: Artifact[CuratedCorpus], tok: Artifact[Tokenizer], out: Output) -> kinds.TokenizedDataset:
+    def run(cfg, *, dataset: Artifact[TokenizedDataset], tok: Artifact[Tokenizer], out: Output) -> kinds.TrainedModel:
         ...
 
-    def run_wrong_kind(cfg, *, corpus: Artifact[Tokenizer], tokenizer: Artifact[Tokenizer],
-                       out: Output) -> kinds.TokenizedDataset:
+    def run_wrong_kind(cfg, *, dataset: Artifact[Tokenizer], tokenizer: Artifact[Tokenizer],
+                       out: Output) -> kinds.TrainedModel:
         ...
 
-    def run_wrong_return(cfg, *, corpus: Artifact[CuratedCorpus], tokenizer: Artifact[Tokenizer],
+    def run_wrong_return(cfg, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
                          out: Output) -> kinds.Tokenizer:
         ...
 
-    for fn, needle in ((run, "takes ['corpus', 'out', 'tok'], the graph gives ['corpus', 'out', 'tokenizer']"),
-                       (run_wrong_kind, "input corpus is annotated"),
-                       (run_wrong_return, "the graph says it writes a TokenizedDataset")):
+    for fn, needle in ((run, "takes ['dataset', 'out', 'tok'], the graph gives ['dataset', 'out', 'tokenizer']"),
+                       (run_wrong_kind, "input dataset is annotated"),
+                       (run_wrong_return, "the graph says it writes a TrainedModel")):
         module = types.ModuleType("components.stages.fake")
         module.run = fn
         with pytest.raises(StageFailed, match=__import__("re").escape(needle)):
@@ -162,7 +162,7 @@ def _edit(root: Path, module: str, old: str | None = None, new: str | None = Non
     ("training.k8s.jobs", set()),
     ("components.registry.promotion", {"register"}),
     ("components.corpus.records", {"collect", "curate", "tokenize"}),
-    ("components.tokenizer.indexed_dataset", {"tokenize", "pretrain", "evaluate", "register"}),
+    ("components.tokenizer.indexed_dataset", {"tokenize", "pretrain", "evaluate"}),
     ("training.metrics", {"pretrain"}),
 ])
 def test_editing_a_module_changes_the_code_version_of_the_stages_that_run_it(tmp_path, module, changed):

@@ -1,4 +1,6 @@
 """Model presets (the published shapes, exact parameter counts), the run plan, and the blended sample index."""
+import json
+from pathlib import Path
 import numpy as np
 import pytest
 
@@ -6,6 +8,7 @@ from components.cli import main
 from components.contract.config import PretrainConfig, load_config
 from components.errors import UserError
 from components.tokenizer.indexed_dataset import IndexedDatasetWriter
+from components.tokenizer.segments import TokenStream
 from training.data import BlendedIndex, SampleIndex
 from training.plan import resolve
 from training.presets import PRESETS, hf_config
@@ -80,7 +83,7 @@ def _indexed(tmp_path, name: str, lo: int, docs: int = 200):
     for _ in range(docs):
         w.add_document(list(rng.randint(lo, lo + 100, size=rng.randint(5, 40))) + [2])
     w.close()
-    return SampleIndex(tmp_path / name, 16, seed=3)
+    return SampleIndex(TokenStream([tmp_path / name], [w.tokens]), 16, seed=3)
 
 
 def test_blend_follows_the_weights_exactly_per_block_and_is_deterministic(tmp_path):
@@ -116,3 +119,46 @@ def test_steps_use_the_same_samples_whatever_the_world_size(tmp_path):
         return sorted(map(bytes, np.concatenate(rows)))
 
     assert step_samples(1, 8, 2) == step_samples(2, 4, 2) == step_samples(4, 2, 2) == step_samples(2, 2, 4)
+
+
+def test_training_data_is_staged_once_for_all_nodes_and_restarts(tmp_path, s3):
+    """A dataset in object storage reaches the shared volume once: two nodes, each with a fetching process and
+    a waiting one, split its files between them (one GET per file in all); a restart fetches nothing; the
+    staged split reads as the original; a node that never stages its share is one clear error, not a hang."""
+    import dataclasses
+    from concurrent.futures import ThreadPoolExecutor
+
+    from components.contract.manifest import write_manifest
+    from components.contract.storage import REQUESTS, Storage, join
+    from training import synthetic
+    from training.args import DatasetRef
+    from training.data import open_split, stage
+
+    local, _ = synthetic.inputs(tmp_path / "syn", documents=400)
+    storage, uri = Storage(), "s3://artifacts/staged/dataset"
+    for f in local.manifest.files:
+        storage.put_file(Path(local.manifest.file_uri(f.name)), join(uri, f.name))
+    write_manifest(storage, dataclasses.replace(local.manifest, uri=uri))
+    ref = DatasetRef(uri=uri, weight=1.0, endpoint_url=None)
+    volume = tmp_path / "volume"
+
+    gets = REQUESTS["get"]
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda job: stage([ref], volume, node=job[0], nodes=2, fetch=job[1], poll_s=0.05),
+                             [(0, False), (1, False), (0, True), (1, True)]))
+    train_files = 2 * len([s for s in json.loads(Path(local.manifest.file_uri("segments.json")).read_text())[
+        "segments"] if s["train"]["documents"]])
+    assert [d["staged"] for d in done] == [train_files] * 4
+    assert [d["files"] for d in done] == [0, 0, train_files // 2, train_files // 2], "each node fetched its share"
+    # one GET per data file, whichever process asked; each process also reads the manifest and segments.json
+    assert REQUESTS["get"] - gets == train_files + 4 * 2
+
+    again = stage([ref], volume, node=0, nodes=2)
+    assert again["files"] == 0 and REQUESTS["get"] - gets == train_files + 5 * 2, "a restart finds it in place"
+    local_ref = DatasetRef(uri=local.uri, weight=1.0, endpoint_url=None)
+    staged, original = open_split(ref, volume), open_split(local_ref, volume)
+    assert len(staged) == len(original) == local.info.train.tokens
+    assert np.array_equal(staged[0:len(staged)], original[0:len(original)])
+
+    with pytest.raises(RuntimeError, match="still missing .* is every node's pod running"):
+        stage([ref], tmp_path / "half", node=0, nodes=2, timeout_s=0.3, poll_s=0.05)

@@ -19,7 +19,7 @@ def _corpus_and_tokenizer(workdir: Path, **tok):
         "collect": {"world_size": 1, "sources": [
             {"name": "nsmc", "uri": "tests/data/nsmc_small.jsonl", "text_field": "review", "id_field": "review_id"},
             {"name": "syn", "uri": "data/corpus/synopses", "format": "txt"}]},
-        "curate": {"world_size": 1},
+        "curate": {"world_size": 1, "records_per_file": 400},     # several curated files: several segments
         "train_tokenizer": {"vocab_size": 1500, "heldout_fraction": 0.05, **tok},
         "tokenize": {"validation_fraction": 0.05}})
     ctx = make_context(cfg, workdir, None)
@@ -70,21 +70,97 @@ def test_tokenize_round_trips_the_whole_validation_split(trained):
     assert ds.stats["dtype"] == "uint16"
 
 
-def test_megatron_core_reads_our_indexed_dataset_unchanged(trained):
+def _segments(ds) -> list[dict]:
+    return json.loads(Path(ds.file_uri("segments.json")).read_text())["segments"]
+
+
+def test_megatron_core_reads_every_segment_unchanged(trained):
     from megatron.core.datasets.indexed_dataset import IndexedDataset as MegatronIndexedDataset
 
     from components.tokenizer.indexed_dataset import IndexedDataset
 
     _, ds = trained
+    segments = _segments(ds)
+    assert len(segments) == ds.stats["segments"] >= 2, "the demo-like corpus is tokenized in several segments"
     for split in ("train", "validation"):
-        prefix = str(Path(ds.uri) / split)
-        theirs, ours = MegatronIndexedDataset(prefix), IndexedDataset(Path(prefix))
-        assert len(theirs) == len(ours) == ds.stats[split]["documents"]
-        assert theirs.index.dtype == np.uint16
-        assert list(theirs.document_indices) == list(range(len(ours) + 1))
-        for i in (0, len(ours) // 2, len(ours) - 1):
-            assert np.array_equal(theirs[i], ours[i]) and ours[i][-1] == 2     # ends with <|endoftext|>
-        assert int(theirs.sequence_lengths.sum()) == ds.stats[split]["tokens"]
+        documents = tokens = 0
+        for seg in segments:
+            prefix = ds.file_uri(f"{seg['name']}/{split}.bin")[:-len(".bin")]
+            theirs, ours = MegatronIndexedDataset(prefix), IndexedDataset(Path(prefix))
+            assert len(theirs) == len(ours) == seg[split]["documents"]
+            assert theirs.index.dtype == np.uint16
+            assert list(theirs.document_indices) == list(range(len(ours) + 1))
+            for i in sorted({0, len(ours) // 2, len(ours) - 1} if len(ours) else set()):
+                assert np.array_equal(theirs[i], ours[i]) and ours[i][-1] == 2     # ends with <|endoftext|>
+            documents += len(theirs)
+            tokens += int(theirs.sequence_lengths.sum())
+        assert (documents, tokens) == (ds.stats[split]["documents"], ds.stats[split]["tokens"])
+
+
+def test_tokenize_shards_make_the_same_dataset_and_a_retried_shard_redoes_only_itself(tmp_path, monkeypatch):
+    """world_size 1 and 3 give the same segments (so the same digest); a shard that fails part-way is the only
+    one that runs again, and it redoes only the files it had not finished; every validation document, decoded
+    from the segments, is its curated text."""
+    import pyarrow.parquet as pq
+    from tokenizers import Tokenizer
+
+    from components.contract.artifact import Shard
+    from components.corpus.records import file_order
+    from components.stages import tokenize
+    from components.tokenizer.indexed_dataset import IndexedDataset
+
+    monkeypatch.setenv("POLYGLOT_KO_MAX_WORKERS", "1")      # tasks in this process, where the counter is
+    base = {"collect": {"world_size": 1, "sources": [
+                {"name": "nsmc", "uri": "tests/data/nsmc_small.jsonl", "text_field": "review",
+                 "id_field": "review_id"}]},
+            "curate": {"world_size": 2, "records_per_file": 60},
+            "train_tokenizer": {"vocab_size": 300, "morphemes": "none", "compare_with": None},
+            "tokenize": {"validation_fraction": 0.1}}
+    ctx = make_context(config_from_dict(base), tmp_path / "wd", None)
+    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
+    tk, _ = StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri}).execute()
+    entries = sorted((f for f in cur.files if f.name.startswith("data/")), key=lambda f: file_order(f.name))
+    files = [f.name for f in entries]
+    runs = [len(Shard(r, 3).run_of(files, [f.bytes for f in entries])) for r in range(3)]
+    assert len(files) >= 6 and runs[1] >= 2, runs
+
+    def tokenize_with(world_size, workdir):
+        cfg = config_from_dict({**base, "tokenize": {**base["tokenize"], "world_size": world_size}})
+        return StageRun(graph.stage("tokenize"), make_context(cfg, workdir, None),
+                        {"corpus": cur.uri, "tokenizer": tk.uri})
+
+    one, _ = tokenize_with(1, tmp_path / "one").execute()
+    assert one.stats["segments"] == len(files) and one.stats["segments_reused"] == 0
+
+    calls, real = [], tokenize.tokenize_file
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == runs[0] + 2:        # shard 1's second file
+            raise RuntimeError("node lost")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(tokenize, "tokenize_file", failing)
+    three = tokenize_with(3, tmp_path / "three")
+    with pytest.raises(RuntimeError, match="node lost"):
+        three.execute()
+    assert [three.done(three.node.steps[0], r) for r in range(3)] == [True, False, False]
+    calls.clear()
+    monkeypatch.setattr(tokenize, "tokenize_file", lambda *a, **k: calls.append(1) or real(*a, **k))
+    ds, _ = tokenize_with(3, tmp_path / "three").execute()
+    assert ds.stats["segments_reused"] == 1, "shard 1's first file was published before it failed"
+    assert len(calls) == runs[1] - 1 + runs[2], "shard 0 was not run again, shard 1 only in part"
+    assert ds.digest == one.digest, "the same segments whatever the number of shards"
+
+    tok = Tokenizer.from_file(str(Path(tk.file_uri("tokenizer.json"))))
+    texts = {r["id"]: r["text"] for f in files for r in pq.read_table(cur.file_uri(f)).to_pylist()}
+    decoded = 0
+    for seg in _segments(ds):
+        v = IndexedDataset(Path(ds.file_uri(f"{seg['name']}/validation.bin")).with_suffix(""))
+        for i in range(len(v)):
+            text = tok.decode(v[i][:-1].tolist(), skip_special_tokens=False)
+            assert text in texts.values()
+            decoded += 1
+    assert decoded == ds.stats["validation"]["documents"] > 0
 
 
 def test_training_is_deterministic(trained, tmp_path):

@@ -256,7 +256,7 @@ def test_pretrain_stage_submits_a_trainjob_waits_and_publishes_its_export(tmp_pa
         _use_kubeconfig_of(kube, tmp_path, monkeypatch)
         overrides = ["artifact_root=s3://artifacts/tj", "pretrain.launcher=trainjob",
                      f"pretrain.kubernetes.checkpoint_mount={tmp_path / 'pvc'}",
-                     f"pretrain.kubernetes.cache_dir={tmp_path / 'node-cache'}",
+                     f"pretrain.kubernetes.cache_dir={tmp_path / 'pvc' / 'datasets'}",
                      "pretrain.kubernetes.mlflow_secret=null", "pretrain.kubernetes.poll_s=0.5"]
         summary = run_pipeline("configs/tiny.yaml", tmp_path / "work", overrides, until="pretrain", log=print)
         again = run_pipeline("configs/tiny.yaml", tmp_path / "work", overrides, start="pretrain",
@@ -293,7 +293,7 @@ def test_train_job_submit_starts_the_stages_job_and_the_stage_attaches_to_it(tmp
     work = tmp_path / "work"
     overrides = ["artifact_root=s3://artifacts/tjs", "pretrain.launcher=trainjob",
                  f"pretrain.kubernetes.checkpoint_mount={tmp_path / 'pvc'}",
-                 f"pretrain.kubernetes.cache_dir={tmp_path / 'node-cache'}",
+                 f"pretrain.kubernetes.cache_dir={tmp_path / 'pvc' / 'datasets'}",
                  "pretrain.kubernetes.mlflow_secret=null", "pretrain.kubernetes.poll_s=0.5"]
     before = run_pipeline("configs/tiny.yaml", work, overrides, until="tokenize", log=print)
     with FakeKube(_run_like_the_trainer_runtime(secrets, pods_dir)) as kube:

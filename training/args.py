@@ -68,7 +68,7 @@ class TrainArgs:
     output_dir: str                 # rank 0 writes the export, metrics.jsonl and train_summary.json here
     output_uri: str | None          # Kubernetes: where the pods upload output_dir for the pipeline task
     export_dtype: str
-    cache_dir: str                  # node-local copies of datasets fetched from object storage
+    cache_dir: str                  # datasets from object storage are staged here (shared by the nodes)
     # tracking
     log_every: int
     mlflow_tracking_uri: str | None

@@ -1,30 +1,34 @@
-"""GPT-NeoX-style sample index over indexed datasets: documents back to back, cut into windows of
-seq_length + 1 tokens (inputs and shifted labels), visited in a seeded permutation per epoch; several datasets
-are blended by weight.
+"""GPT-NeoX-style sample index over indexed datasets: documents back to back (a dataset's segments in corpus
+order, components/tokenizer/segments.py), cut into windows of seq_length + 1 tokens (inputs and shifted labels),
+visited in a seeded permutation per epoch; several datasets are blended by weight. `stage` puts datasets from
+object storage on the volume the nodes share, once, before the process group starts.
 
 A sample is addressed by its global position, so any step of any rank can be recomputed from (seed, step):
 resuming needs no data-loader state, and the samples of a step do not depend on the world size.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
-from components.tokenizer.indexed_dataset import IndexedDataset
+from components.tokenizer.segments import TokenStream, read_segments, split_of
 
 from .args import DatasetRef
 
+# How long a process waits for the other nodes to finish staging their share of the data.
+STAGE_TIMEOUT_S = 6 * 3600
+
 
 class SampleIndex:
-    def __init__(self, prefix: Path, seq_length: int, seed: int):
-        self.ds = IndexedDataset(prefix)
-        self.tokens = self.ds.tokens()
+    def __init__(self, tokens: TokenStream, seq_length: int, seed: int, name: str = "dataset"):
+        self.tokens = tokens
         self.seq_length = seq_length
         self.seed = seed
         self.num_samples = (len(self.tokens) - 1) // seq_length
         if self.num_samples < 1:
-            raise ValueError(f"{prefix}: {len(self.tokens)} tokens, fewer than one sample of {seq_length + 1}")
+            raise ValueError(f"{name}: {len(self.tokens)} tokens, fewer than one sample of {seq_length + 1}")
         self._perm_epoch, self._perm = -1, None
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -84,26 +88,78 @@ class BlendedIndex:
         return np.stack([self.sample(base + j) for j in range(micro_batch)])
 
 
-def local_split(ref: DatasetRef, cache_dir: Path, split: str = "train") -> Path:
-    """A local .bin/.idx prefix for a TokenizedDataset artifact; its files are fetched into cache_dir when they
-    live in object storage."""
+def _split(ref: DatasetRef, split: str):
     from components.contract.manifest import require_manifest
-    from components.contract.storage import Storage, is_s3
+    from components.contract.storage import Storage
 
     storage = Storage(ref.endpoint_url)
     manifest = require_manifest(storage, ref.uri)
     if manifest.kind != "TokenizedDataset":
         raise ValueError(f"{ref.uri}: a {manifest.kind}, not a TokenizedDataset")
+    return storage, manifest, split_of(read_segments(manifest, storage), split)
+
+
+def _local(manifest, name: str, cache_dir: Path) -> Path:
+    """Where a dataset file is read: in place when the artifact is local; else a copy in cache_dir named by the
+    checksum of its segment's .bin, so datasets that share a segment (a retraining's) share its copy."""
+    from components.contract.storage import is_s3
+
     if not is_s3(manifest.uri):
-        return Path(manifest.file_uri(f"{split}.bin")).with_suffix("")
-    local = cache_dir / manifest.digest[:20]
-    for ext in (".bin", ".idx"):
-        dest = local / f"{split}{ext}"
-        if not dest.exists():
-            storage.fetch(manifest.file_uri(f"{split}{ext}"), dest)
-    return local / split
+        return Path(manifest.file_uri(name))
+    prefix, ext = name.rsplit(".", 1)
+    entries = {f.name: f for f in manifest.files}
+    return cache_dir / "segments" / entries[f"{prefix}.bin"].sha256[:32] / f"{Path(prefix).name}.{ext}"
+
+
+def open_split(ref: DatasetRef, cache_dir: Path, split: str = "train") -> TokenStream:
+    """One split of a TokenizedDataset as one token stream, its segments in corpus order (from object storage:
+    the copies `stage` put in cache_dir)."""
+    _, manifest, segments = _split(ref, split)
+    return TokenStream([_local(manifest, f"{s.prefix}.bin", cache_dir).with_suffix("") for s in segments],
+                       [s.tokens for s in segments])
+
+
+def stage(refs: list[DatasetRef], cache_dir: Path, node: int = 0, nodes: int = 1, fetch: bool = True,
+          timeout_s: float = STAGE_TIMEOUT_S, poll_s: float = 2.0, split: str = "train") -> dict:
+    """Put the datasets' files in `cache_dir` (a volume every node mounts) before training starts: each of the
+    `nodes` machines fetches its share (balanced by bytes; `fetch` is false for all but one process per node),
+    then every process waits until all files are there. A file already there at its size is not fetched again:
+    a restarted job, or a retraining whose segments were staged before, fetches only what is new. Artifacts on
+    local disk are read in place. Returns what was fetched."""
+    from components.contract.storage import is_s3
+    from components.corpus.sources import assign_by_bytes
+
+    files = []      # (storage, uri, local path, bytes)
+    for ref in refs:
+        storage, manifest, segments = _split(ref, split)
+        if not is_s3(manifest.uri):
+            continue
+        entries = {f.name: f for f in manifest.files}
+        files += [(storage, manifest.file_uri(name), _local(manifest, name, cache_dir), entries[name].bytes)
+                  for s in segments for name in (f"{s.prefix}.bin", f"{s.prefix}.idx")]
+    fetched = {"files": 0, "bytes": 0}
+    if fetch:
+        for (storage, uri, dest, size), owner in zip(files, assign_by_bytes([f[3] for f in files], nodes)):
+            if owner == node and not _present(dest, size):
+                storage.fetch(uri, dest)
+                fetched["files"] += 1
+                fetched["bytes"] += size
+    deadline = time.time() + timeout_s
+    while missing := [dest for _, _, dest, size in files if not _present(dest, size)]:
+        if time.time() > deadline:
+            raise RuntimeError(f"training data: {len(missing)} of {len(files)} files still missing in {cache_dir} "
+                               f"after {timeout_s:.0f}s (first: {missing[0]}); is every node's pod running?")
+        time.sleep(poll_s)
+    return {**fetched, "staged": len(files)}
+
+
+def _present(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
 
 
 def open_blend(refs: list[DatasetRef], seq_length: int, seed: int, cache_dir: Path) -> BlendedIndex:
-    sources = [SampleIndex(local_split(r, cache_dir), seq_length, seed + 1000 * i) for i, r in enumerate(refs)]
+    sources = [SampleIndex(open_split(r, cache_dir), seq_length, seed + 1000 * i, r.uri) for i, r in enumerate(refs)]
     return BlendedIndex(sources, [r.weight for r in refs], seed)

@@ -7,6 +7,7 @@ corpus stages first.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from components.contract.kinds import Split, TokenizedDataset, Tokenizer, Tokeni
 from components.contract.manifest import Manifest, publish_dir, read_manifest, write_manifest
 from components.contract.storage import Storage
 from components.tokenizer.indexed_dataset import IndexedDatasetWriter
+from components.tokenizer.segments import SEGMENTS
 
 EOD_ID = 2
 
@@ -46,22 +48,36 @@ def inputs(root: Path, *, vocab: int = 256, documents: int = 300, tokens: int | 
         staging = root / f".staging-dataset-{made}"
         staging.mkdir(parents=True, exist_ok=True)
         rng = np.random.RandomState(seed)
-        splits = {}
+        splits, segments = {}, [{"name": f"segments/{i:05d}", "file": f"synthetic-{i}", "dtype": "",
+                                 "roundtrip_failures": 0} for i in range(2)]
         for split, n in (("train", documents), ("validation", max(8, documents // 50))):
-            w = IndexedDatasetWriter(staging / split, np.uint16 if vocab < 65500 else np.int32)
-            made = 0
+            # two segments, the documents split between them, as the tokenize stage lays out its shards' files
+            for seg in segments:
+                (staging / seg["name"]).mkdir(parents=True, exist_ok=True)
+            writers = [IndexedDatasetWriter(staging / seg["name"] / split, np.uint16 if vocab < 65500 else np.int32)
+                       for seg in segments]
+            made, count = 0, 0
             for ids in _documents(rng, n if tokens is None or split == "validation" else 10**12, vocab, learnable,
                                   lengths):
+                by_tokens = tokens is not None and split == "train"
+                w = writers[0] if (made < tokens // 2 if by_tokens else count < n // 2) else writers[1]
                 w.add_document(ids + [EOD_ID])
                 made += len(ids) + 1
+                count += 1
                 if tokens is not None and split == "train" and made >= tokens:
                     break
-            w.close()
-            splits[split] = Split(documents=w.documents, tokens=w.tokens, chars=0)
+            for seg, w in zip(segments, writers):
+                w.close()
+                seg[split] = {"documents": w.documents, "tokens": w.tokens, "chars": 0}
+                seg["dtype"] = w.dtype.name
+            splits[split] = Split(documents=sum(w.documents for w in writers), tokens=sum(w.tokens for w in writers),
+                                  chars=0)
+        (staging / SEGMENTS).write_text(json.dumps({"segments": segments}))
         info = TokenizedDataset(train=splits["train"], validation=splits["validation"],
                                 documents=splits["train"].documents + splits["validation"].documents,
                                 tokens=splits["train"].tokens + splits["validation"].tokens,
-                                dtype=w.dtype.name, tokens_per_char=0.0, validation_roundtrip_failures=0)
+                                dtype=segments[0]["dtype"], tokens_per_char=0.0, validation_roundtrip_failures=0,
+                                segments=len(segments), segments_reused=0, tokens_reused=0, task_seconds=0.0)
         _publish(storage, staging, dataset_uri, info)
     if read_manifest(storage, tokenizer_uri) is None:
         staging = root / f".staging-tokenizer-{vocab}"

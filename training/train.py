@@ -5,7 +5,7 @@
 Runs on CPU with gloo (tests, laptops) and on GPUs with NCCL, from the same code. Deterministic for a given
 configuration; resumes from the newest complete checkpoint (local, else the object storage mirror) by itself.
 Reads top to bottom: `Trainer.__init__` sets up the process group, model and engine; `resume` finds the newest
-checkpoint; `open_data` maps the sample index; `train` runs `step` until the budget is spent, checkpointing
+checkpoint; `open_data` maps the sample index (`stage_data` put the files in place before the process group); `train` runs `step` until the budget is spent, checkpointing
 (`checkpoint`) on schedule and on SIGTERM, then `export` writes the Hugging Face directory.
 """
 from __future__ import annotations
@@ -103,14 +103,11 @@ class Trainer:
             self.start, self.resumed = latest, True
 
     def open_data(self) -> None:
+        """Map the sample index (the files are in place: `stage_data` ran before the process group)."""
         from .data import open_blend
 
         a = self.a
-        if self.local_rank == 0:      # one download per node; the others wait, then map the same files
-            self.data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
-        self.torch.distributed.barrier()
-        if self.local_rank != 0:
-            self.data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
+        self.data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
 
     # -- one optimizer step ----------------------------------------------------------------------------------
     def step(self, step: int, want_grad_norm: bool) -> tuple[float, bool, float]:
@@ -239,10 +236,27 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--args", required=True)
     p.add_argument("--local_rank", type=int, default=None)   # the deepspeed launcher passes it
-    trainer = Trainer(load(p.parse_args(argv).args))
+    a = load(p.parse_args(argv).args)
+    stage_data(a)
+    trainer = Trainer(a)
     trainer.resume()
     trainer.open_data()
     return trainer.train()
+
+
+def stage_data(a: TrainArgs) -> None:
+    """The datasets on the shared volume before the process group exists: no rank waits on staging inside a
+    collective (DeepSpeed's 30-minute timeout). One process per node fetches that node's share; all wait for the
+    rest. torchrun's GROUP_RANK is the node."""
+    from .data import stage
+
+    fetch = int(os.environ.get("LOCAL_RANK", 0)) == 0
+    t0 = time.time()
+    done = stage(a.datasets, Path(a.cache_dir), node=int(os.environ.get("GROUP_RANK", 0)), nodes=a.nodes,
+                 fetch=fetch)
+    if fetch and done["staged"]:
+        print(f"[train] data: {done['staged']} files in {a.cache_dir}, {done['files']} fetched by this node "
+              f"({done['bytes'] / 1e9:.2f} GB) in {time.time() - t0:.0f}s", flush=True)
 
 
 def _grad_norm(engine) -> float:

@@ -95,8 +95,9 @@ class TrainTokenizerConfig:
 
 @dataclass(kw_only=True)
 class TokenizeConfig:
+    world_size: int = 2                 # shards: each takes consecutive curated files, one segment per file
     validation_fraction: float = 0.02   # share of documents (by hashed id) held out for validation
-    min_validation_documents: int = 8
+    min_validation_documents: int = 8   # fewer at that share fails the stage (raise the share)
     batch_chars: int = 4_000_000        # characters per encode_batch call (read ahead on a thread)
 
 
@@ -122,7 +123,8 @@ class KubernetesConfig:
     shm_size: str = "64Gi"              # /dev/shm for NCCL and data loading (memory-backed emptyDir)
     checkpoint_claim: str = "polyglot-ko-checkpoints"   # ReadWriteMany PVC shared by all nodes
     checkpoint_mount: str = "/checkpoints"
-    cache_dir: str = "/tmp/polyglot-ko-cache"          # node-local copies of the dataset and tokenizer
+    # the training data's copy, on the shared volume: staged once for all nodes and every restart
+    cache_dir: str = "/checkpoints/datasets"
     s3_secret: str | None = "polyglot-ko-s3"            # Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
     mlflow_secret: str | None = "polyglot-ko-mlflow"    # Secret with MLFLOW_TRACKING_USERNAME / _PASSWORD
     env: dict[str, str] = field(default_factory=dict)   # extra environment (NCCL settings and the like)

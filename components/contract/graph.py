@@ -73,7 +73,9 @@ STAGES: tuple[StageNode, ...] = (
                      Step("cluster", 1, "cluster", Resources(cpu="2", memory="32Gi")),
                      Step("filter", "world_size", "filter_shard"))),
     StageNode("train-tokenizer", "Tokenizer", {"corpus": "curate"}),
-    StageNode("tokenize", "TokenizedDataset", {"corpus": "curate", "tokenizer": "train-tokenizer"}),
+    # one segment (train and validation indexed datasets) per curated file, the shards' runs of files in order
+    StageNode("tokenize", "TokenizedDataset", {"corpus": "curate", "tokenizer": "train-tokenizer"},
+              steps=(SHARD,)),
     # with a Kubernetes launcher the task only submits and watches the training job
     StageNode("pretrain", "TrainedModel", {"dataset": "tokenize", "tokenizer": "train-tokenizer"},
               resources=Resources(cpu="8", memory="64Gi", gpus=8, image="cuda"),

@@ -148,6 +148,10 @@ class TokenizedDataset(Description):
     dtype: str                      # of the .bin token ids
     tokens_per_char: float
     validation_roundtrip_failures: int
+    segments: int                   # indexed-dataset pairs, one per curated file (segments.json lists them)
+    segments_reused: int            # of them, made by an earlier run from the same file and tokenizer
+    tokens_reused: int
+    task_seconds: float             # seconds the shard tasks spent encoding (reused segments cost none)
 
 
 # ------------------------------------------------------------------------------------------- training

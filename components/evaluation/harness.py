@@ -69,15 +69,14 @@ def summary_scores(kobest: dict) -> dict:
     return out
 
 
-def validation_perplexity(model_dir: Path, prefix: Path, seq_length: int, max_tokens: int) -> float:
-    """exp(mean next-token loss) over the first max_tokens of the validation split, in seq_length windows."""
+def validation_perplexity(model_dir: Path, validation, seq_length: int, max_tokens: int) -> float:
+    """exp(mean next-token loss) over the first max_tokens of the validation split (a TokenStream of its
+    segments), in seq_length windows."""
     import numpy as np
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ..tokenizer.indexed_dataset import IndexedDataset
-
-    tokens = np.asarray(IndexedDataset(prefix).tokens()[: max_tokens + 1], dtype=np.int64)
+    tokens = np.asarray(validation[: max_tokens + 1], dtype=np.int64)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
     nll, count = 0.0, 0
     with torch.no_grad():
@@ -109,7 +108,7 @@ def generate(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[d
 
 
 def evaluate_model(model_dir: Path, cfg: EvaluateConfig, out_dir: Path, workdir: Path, model_name: str,
-                   validation_prefix: Path | None = None, seq_length: int = 2048,
+                   validation=None, seq_length: int = 2048,
                    training_metrics: Path | None = None) -> dict:
     """The whole evaluation into out_dir: metrics.json, report.md, charts, generations.json, kobest_data.json."""
     from .report import write_report
@@ -121,8 +120,8 @@ def evaluate_model(model_dir: Path, cfg: EvaluateConfig, out_dir: Path, workdir:
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     kobest, data_counts = run_kobest(model_dir, cfg, workdir)
     ppl = None
-    if validation_prefix is not None:
-        ppl = validation_perplexity(model_dir, validation_prefix, seq_length, cfg.perplexity_max_tokens)
+    if validation is not None:
+        ppl = validation_perplexity(model_dir, validation, seq_length, cfg.perplexity_max_tokens)
     gens = generate(model_dir, cfg.prompts, cfg.max_new_tokens)
     metrics = {"model": model_name, "kobest": kobest, "scores": summary_scores(kobest),
                "validation_perplexity": ppl, "shots": list(cfg.shots), "limit": cfg.limit, "source": cfg.source,

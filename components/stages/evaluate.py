@@ -10,6 +10,7 @@ from ..contract.config import EvaluateConfig
 from ..contract.kinds import EvalReport, TokenizedDataset, TrainedModel
 from ..contract.manifest import sha256_file
 from ..evaluation.harness import check, evaluate_model
+from ..tokenizer.segments import artifact_stream
 
 # The report names the model as it will be registered.
 NEEDS = {"model_name": "register.model_name"}
@@ -27,10 +28,9 @@ def params(cfg: EvaluateConfig) -> dict:
 def run(cfg: EvaluateConfig, *, model: Artifact[TrainedModel], dataset: Artifact[TokenizedDataset],
         model_name: str, out: Output) -> EvalReport:
     model_dir = model.local_dir() / "hf"
-    dataset.path("validation.idx")
     metrics = evaluate_model(
         model_dir, cfg, out.dir, out.workdir, model_name=model_name,
-        validation_prefix=dataset.path("validation.bin").with_suffix(""), seq_length=model.info.seq_length,
+        validation=artifact_stream(dataset, "validation", cfg.perplexity_max_tokens), seq_length=model.info.seq_length,
         training_metrics=model.path("metrics.jsonl"))
     out.reports += [out.dir / "report.md", out.dir / "generations.json"] + sorted(out.dir.glob("*.png"))
     return EvalReport(model_name=model_name, shots=list(cfg.shots), limit=cfg.limit, kobest=metrics["kobest"],

@@ -101,6 +101,14 @@ def pytorchjob(cfg, args_uri: str, name: str, endpoint_url: str | None = None, m
 
 def build(cfg, args_uri: str, name: str, endpoint_url: str | None = None, mlflow_uri: str | None = None) -> dict:
     """The job for a PretrainConfig (`cfg.launcher` picks the kind), its pods as `trainer_placement` says."""
+    from components.errors import UserError
+
+    k = cfg.kubernetes
+    mount = k.checkpoint_mount.rstrip("/") + "/"
+    if not (k.cache_dir.rstrip("/") + "/").startswith(mount):
+        # each node stages a share of the data and waits for the others' shares: they must land on one volume
+        raise UserError(f"pretrain.kubernetes.cache_dir {k.cache_dir!r} must be on the shared volume mounted at "
+                        f"{k.checkpoint_mount!r} (for example {mount}datasets)")
     make = pytorchjob if cfg.launcher == "pytorchjob" else trainjob
     return make(cfg, args_uri, name, endpoint_url, mlflow_uri)
 
