@@ -31,11 +31,12 @@ def main() -> int:
     import numpy as np
     import torch
 
+    from training.train import ds_config, stage_data
     from training.data import open_blend
-    from training.train import ds_config
 
     on_gpu = a.device == "cuda"
     torch.manual_seed(a.seed)
+    stage_data(a)      # as the trainer does: the data in place before the process group
     data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
     if cli.mode == "deepspeed":
         import deepspeed

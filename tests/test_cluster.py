@@ -436,8 +436,8 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
         Storage().write_bytes("s3://artifacts/cluster/configs/polyglot_ko_cluster.yaml", config.read_bytes())
         tasks = _render(config, tmp_path)["tasks"]
         order = ["begin", "collect_shard", "collect", "curate_shard", "curate_bucket", "curate_cluster",
-                 "curate_filter", "curate", "train_tokenizer", "tokenize", "pretrain", "evaluate", "register",
-                 "finish"]
+                 "curate_filter", "curate", "train_tokenizer", "tokenize_shard", "tokenize", "pretrain", "evaluate",
+                 "register", "finish"]
         assert set(order) == set(tasks)
         for name in order:
             t = tasks[name]
@@ -460,6 +460,9 @@ def test_the_cluster_dags_pod_commands_run_the_whole_pipeline(tmp_path, s3):
     assert all(u.startswith("s3://artifacts/cluster/") for u in uris.values())
     from components.contract.manifest import read_manifest
     assert read_manifest(Storage(), uris["tokenize"]).stats["tokens"] > 0
+    # the shards published their segments beside the stage and kept no second copy in their parts
+    steps = Storage().list_files(f"{uris['tokenize']}/steps")
+    assert steps and all(name.endswith("/part.json") for name in steps), steps
 
 
 @pytest.mark.slow

@@ -83,7 +83,7 @@ def _indexed(tmp_path, name: str, lo: int, docs: int = 200):
     for _ in range(docs):
         w.add_document(list(rng.randint(lo, lo + 100, size=rng.randint(5, 40))) + [2])
     w.close()
-    return SampleIndex(TokenStream([tmp_path / name], [w.tokens]), 16, seed=3)
+    return SampleIndex(TokenStream([tmp_path / name], [w.tokens], np.uint16), 16, seed=3)
 
 
 def test_blend_follows_the_weights_exactly_per_block_and_is_deterministic(tmp_path):
@@ -160,5 +160,5 @@ def test_training_data_is_staged_once_for_all_nodes_and_restarts(tmp_path, s3):
     assert len(staged) == len(original) == local.info.train.tokens
     assert np.array_equal(staged[0:len(staged)], original[0:len(original)])
 
-    with pytest.raises(RuntimeError, match="still missing .* is every node's pod running"):
+    with pytest.raises(RuntimeError, match=r"node\(s\) \[1\] of 2 have not staged .* is every node's pod running"):
         stage([ref], tmp_path / "half", node=0, nodes=2, timeout_s=0.3, poll_s=0.05)

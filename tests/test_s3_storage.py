@@ -33,8 +33,12 @@ def test_storage_roundtrip_and_listing(s3, tmp_path):
     st.write_bytes("s3://artifacts/t/a.txt", b"hello")
     (tmp_path / "b.txt").write_text("b")
     st.put_file(tmp_path / "b.txt", "s3://artifacts/t/sub/b.txt")
+    assert (tmp_path / "b.txt").exists(), "a copy leaves the file"
+    (tmp_path / "c.txt").write_text("c")
+    st.put_file(tmp_path / "c.txt", "s3://artifacts/t/sub/c.txt", move=True)
+    assert not (tmp_path / "c.txt").exists(), "a move to object storage takes the file off local disk"
     assert st.exists("s3://artifacts/t/a.txt") and not st.exists("s3://artifacts/t/zzz")
-    assert st.list_files("s3://artifacts/t") == ["a.txt", "sub/b.txt"]
+    assert st.list_files("s3://artifacts/t") == ["a.txt", "sub/b.txt", "sub/c.txt"]
     assert st.read_bytes("s3://artifacts/t/sub/b.txt") == b"b"
     from components.contract.storage import REQUESTS
     deletes = REQUESTS["delete"]

@@ -106,7 +106,7 @@ def test_tokenize_shards_make_the_same_dataset_and_a_retried_shard_redoes_only_i
 
     from components.contract.artifact import Shard
     from components.corpus.records import file_order
-    from components.stages import tokenize
+    from components.tokenizer import encode
     from components.tokenizer.indexed_dataset import IndexedDataset
 
     monkeypatch.setenv("POLYGLOT_KO_MAX_WORKERS", "1")      # tasks in this process, where the counter is
@@ -133,19 +133,19 @@ def test_tokenize_shards_make_the_same_dataset_and_a_retried_shard_redoes_only_i
     one, _ = tokenize_with(1, tmp_path / "one").execute()
     assert one.stats["segments"] == len(files) and one.stats["segments_reused"] == 0
 
-    calls, real = [], tokenize.tokenize_file
+    calls, real = [], encode.tokenize_file
     def failing(*args, **kwargs):
         calls.append(1)
         if len(calls) == runs[0] + 2:        # shard 1's second file
             raise RuntimeError("node lost")
         return real(*args, **kwargs)
-    monkeypatch.setattr(tokenize, "tokenize_file", failing)
+    monkeypatch.setattr(encode, "tokenize_file", failing)
     three = tokenize_with(3, tmp_path / "three")
     with pytest.raises(RuntimeError, match="node lost"):
         three.execute()
     assert [three.done(three.node.steps[0], r) for r in range(3)] == [True, False, False]
     calls.clear()
-    monkeypatch.setattr(tokenize, "tokenize_file", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(encode, "tokenize_file", lambda *a, **k: calls.append(1) or real(*a, **k))
     ds, _ = tokenize_with(3, tmp_path / "three").execute()
     assert ds.stats["segments_reused"] == 1, "shard 1's first file was published before it failed"
     assert len(calls) == runs[1] - 1 + runs[2], "shard 0 was not run again, shard 1 only in part"

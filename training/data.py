@@ -99,15 +99,15 @@ def _split(ref: DatasetRef, split: str):
     return storage, manifest, split_of(read_segments(manifest, storage), split)
 
 
-def _local(manifest, name: str, cache_dir: Path) -> Path:
+def _local(manifest, name: str, cache_dir: Path, entries: dict) -> Path:
     """Where a dataset file is read: in place when the artifact is local; else a copy in cache_dir named by the
-    checksum of its segment's .bin, so datasets that share a segment (a retraining's) share its copy."""
+    checksum of its segment's .bin, so datasets that share a segment (a retraining's) share its copy.
+    `entries`: the manifest's files by name."""
     from components.contract.storage import is_s3
 
     if not is_s3(manifest.uri):
         return Path(manifest.file_uri(name))
     prefix, ext = name.rsplit(".", 1)
-    entries = {f.name: f for f in manifest.files}
     return cache_dir / "segments" / entries[f"{prefix}.bin"].sha256[:32] / f"{Path(prefix).name}.{ext}"
 
 
@@ -115,42 +115,60 @@ def open_split(ref: DatasetRef, cache_dir: Path, split: str = "train") -> TokenS
     """One split of a TokenizedDataset as one token stream, its segments in corpus order (from object storage:
     the copies `stage` put in cache_dir)."""
     _, manifest, segments = _split(ref, split)
-    return TokenStream([_local(manifest, f"{s.prefix}.bin", cache_dir).with_suffix("") for s in segments],
-                       [s.tokens for s in segments])
+    entries = {f.name: f for f in manifest.files}
+    prefixes = [_local(manifest, f"{s.prefix}.bin", cache_dir, entries).with_suffix("") for s in segments]
+    if missing := [p for p in prefixes if not p.with_suffix(".bin").exists()]:
+        raise FileNotFoundError(f"{ref.uri}: {len(missing)} of its {len(prefixes)} {split} segments are not in "
+                                f"{cache_dir} (first: {missing[0]}); stage them first (training.data.stage)")
+    return TokenStream(prefixes, [s.tokens for s in segments], manifest.stats["dtype"])
 
 
 def stage(refs: list[DatasetRef], cache_dir: Path, node: int = 0, nodes: int = 1, fetch: bool = True,
           timeout_s: float = STAGE_TIMEOUT_S, poll_s: float = 2.0, split: str = "train") -> dict:
     """Put the datasets' files in `cache_dir` (a volume every node mounts) before training starts: each of the
-    `nodes` machines fetches its share (balanced by bytes; `fetch` is false for all but one process per node),
-    then every process waits until all files are there. A file already there at its size is not fetched again:
-    a restarted job, or a retraining whose segments were staged before, fetches only what is new. Artifacts on
-    local disk are read in place. Returns what was fetched."""
+    `nodes` machines fetches its share (balanced by bytes; `fetch` is false for all but one process per node)
+    and leaves a marker; every process waits for all the nodes' markers (a stat per node, not per file), then
+    checks every file once. A file already there at its size is not fetched again: a restarted job, or a
+    retraining whose segments were staged before, fetches only what is new. Artifacts on local disk are read in
+    place. Returns what this process fetched."""
+    from components.contract.address import stable_hash
     from components.contract.storage import is_s3
     from components.corpus.sources import assign_by_bytes
 
-    files = []      # (storage, uri, local path, bytes)
+    files: dict[Path, tuple] = {}     # local path -> (storage, uri, bytes): a segment two datasets share, once
     for ref in refs:
         storage, manifest, segments = _split(ref, split)
         if not is_s3(manifest.uri):
             continue
         entries = {f.name: f for f in manifest.files}
-        files += [(storage, manifest.file_uri(name), _local(manifest, name, cache_dir), entries[name].bytes)
-                  for s in segments for name in (f"{s.prefix}.bin", f"{s.prefix}.idx")]
-    fetched = {"files": 0, "bytes": 0}
+        for s in segments:
+            for name in (f"{s.prefix}.bin", f"{s.prefix}.idx"):
+                files.setdefault(_local(manifest, name, cache_dir, entries),
+                                 (storage, manifest.file_uri(name), entries[name].bytes))
+    fetched = {"files": 0, "bytes": 0, "staged": len(files)}
+    if not files:
+        return fetched
+    dests = sorted(files)
+    marks = cache_dir / ".staged" / stable_hash([[str(d), files[d][2]] for d in dests])[:20]
     if fetch:
-        for (storage, uri, dest, size), owner in zip(files, assign_by_bytes([f[3] for f in files], nodes)):
+        for dest, owner in zip(dests, assign_by_bytes([files[d][2] for d in dests], nodes)):
+            storage, uri, size = files[dest]
             if owner == node and not _present(dest, size):
                 storage.fetch(uri, dest)
                 fetched["files"] += 1
                 fetched["bytes"] += size
+        marks.mkdir(parents=True, exist_ok=True)
+        (marks / f"node-{node}-of-{nodes}").touch()
     deadline = time.time() + timeout_s
-    while missing := [dest for _, _, dest, size in files if not _present(dest, size)]:
+    while waiting := [n for n in range(nodes) if not (marks / f"node-{n}-of-{nodes}").exists()]:
         if time.time() > deadline:
-            raise RuntimeError(f"training data: {len(missing)} of {len(files)} files still missing in {cache_dir} "
-                               f"after {timeout_s:.0f}s (first: {missing[0]}); is every node's pod running?")
+            raise RuntimeError(f"training data: node(s) {waiting[:8]} of {nodes} have not staged their share in "
+                               f"{cache_dir} after {timeout_s:.0f}s; is every node's pod running?")
         time.sleep(poll_s)
-    return {**fetched, "staged": len(files)}
+    if missing := [d for d in dests if not _present(d, files[d][2])]:
+        raise RuntimeError(f"training data: every node staged its share, yet {len(missing)} of {len(dests)} files "
+                           f"are missing or of another size in {cache_dir} (first: {missing[0]})")
+    return fetched
 
 
 def _present(path: Path, size: int) -> bool:

@@ -250,6 +250,9 @@ def stage_data(a: TrainArgs) -> None:
     rest. torchrun's GROUP_RANK is the node."""
     from .data import stage
 
+    if a.nodes > 1 and "GROUP_RANK" not in os.environ:
+        raise RuntimeError("training on several nodes needs torchrun's GROUP_RANK (which node this is) to stage "
+                           "the data")
     fetch = int(os.environ.get("LOCAL_RANK", 0)) == 0
     t0 = time.time()
     done = stage(a.datasets, Path(a.cache_dir), node=int(os.environ.get("GROUP_RANK", 0)), nodes=a.nodes,

@@ -175,13 +175,15 @@ class Storage:
         os.replace(tmp, path)
 
     def put_file(self, local: Path, uri: str, move: bool = False) -> None:
-        """Copy (or move, when both sides are local) one file into place atomically."""
+        """Copy (or move: the local file is gone afterwards) one file into place atomically."""
         if is_s3(uri):
             bucket, key = _split_s3(uri)
             # A (multipart) upload becomes visible only when complete: a retried one never leaves a partial object.
             REQUESTS["put"] += 1
             _retrying(f"uploading {local} to {uri}", self.endpoint_url,
                       lambda: self._s3().upload_file(str(local), bucket, key))
+            if move:       # as the local move does: what was published leaves the staging directory
+                local.unlink()
             return
         dest = Path(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)

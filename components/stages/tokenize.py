@@ -13,8 +13,8 @@ writers keep nothing per document.
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import shutil
 import time
 
 from ..contract.address import code_version, stable_hash
@@ -24,13 +24,12 @@ from ..contract.kinds import CuratedCorpus, Split, TokenizedDataset, Tokenizer
 from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir
 from ..contract.progress import Progress
 from ..contract.storage import join
-from ..corpus.records import file_order, read_records
+from ..corpus.records import file_order
 from ..errors import StageFailed, UserError
-from ..tokenizer.indexed_dataset import IndexedDatasetWriter, dtype_for_vocab
+from ..tokenizer import encode
 from ..tokenizer.segments import SEGMENTS, SPLITS
 
 SEGMENT = "segment.json"
-ROUNDTRIP_FAILURES = "roundtrip_failures.json"
 
 
 def params(cfg: TokenizeConfig) -> dict:
@@ -38,89 +37,10 @@ def params(cfg: TokenizeConfig) -> dict:
     return {"validation_fraction": cfg.validation_fraction, "min_validation_documents": cfg.min_validation_documents}
 
 
-def _batches(files, batch_chars: int):
-    """Lists of (id, text) of about `batch_chars` characters, read ahead on a thread while the caller encodes
-    (encode_batch releases the GIL, so reading Parquet and encoding overlap)."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=2)
-
-    def produce():
-        try:
-            batch, size = [], 0
-            for rec in read_records(files, columns=["id", "text"]):
-                batch.append((rec["id"], rec["text"]))
-                size += len(rec["text"])
-                if size >= batch_chars:
-                    q.put(batch)
-                    batch, size = [], 0
-            if batch:
-                q.put(batch)
-            q.put(None)
-        except BaseException as e:   # surface reader errors in the caller
-            q.put(e)
-
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := q.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-
-
-def _encoded(tok, batches):
-    """(batch, encodings) in order, batch n+1 encoding on a thread (encode_batch_fast releases the GIL and spreads
-    over every core) while the caller writes batch n: the Python per document overlaps the encoder."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def encode(batch):
-        # the ids only (no character offsets): what the datasets hold, at less cost than encode_batch
-        return tok.encode_batch_fast([t for _, t in batch], add_special_tokens=False)
-
-    with ThreadPoolExecutor(1) as pool:
-        ahead = None
-        for batch in batches:
-            future = pool.submit(encode, batch)
-            if ahead is not None:
-                yield ahead[0], ahead[1].result()
-            ahead = (batch, future)
-        if ahead is not None:
-            yield ahead[0], ahead[1].result()
-
-
 def data_files(corpus: Artifact[CuratedCorpus]) -> list[FileEntry]:
     """The curated corpus's data files in corpus order."""
     files = [f for f in corpus.manifest.files_under("data/") if f.name.endswith(".parquet")]
     return sorted(files, key=lambda f: file_order(f.name))
-
-
-def _threshold(cfg: TokenizeConfig) -> int:
-    return int(min(cfg.validation_fraction, 0.5) * 2**64)
-
-
-def tokenize_file(tok, eod: int, parquet, staging, threshold: int, batch_chars: int, progress: Progress) -> dict:
-    """One curated file -> staging/{train,validation}.{bin,idx}; returns the segment's counts."""
-    dtype = dtype_for_vocab(tok.get_vocab_size())
-    writers = {s: IndexedDatasetWriter(staging / s, dtype) for s in SPLITS}
-    chars = dict.fromkeys(SPLITS, 0)
-    failures = []
-    for batch, encs in _encoded(tok, _batches([parquet], batch_chars)):
-        for (doc_id, text), enc in zip(batch, encs):
-            h = int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big")
-            split = "validation" if h < threshold else "train"
-            ids = enc.ids
-            writers[split].add_document(ids + [eod])
-            chars[split] += len(text)
-            # every validation document must come back exactly: the tokenizer loses nothing
-            if split == "validation" and tok.decode(ids, skip_special_tokens=False) != text:
-                failures.append(doc_id)
-        progress.advance(len(batch))
-    for w in writers.values():
-        w.close()
-    if failures:
-        (staging / ROUNDTRIP_FAILURES).write_text(json.dumps(failures[:1000]), encoding="utf-8")
-    return {"dtype": dtype.__name__, "roundtrip_failures": len(failures),
-            **{s: {"documents": w.documents, "tokens": w.tokens, "chars": chars[s]} for s, w in writers.items()}}
 
 
 def map_shard(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Artifact[Tokenizer],
@@ -132,7 +52,8 @@ def map_shard(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer
     tok = tokenizers.Tokenizer.from_file(str(tokenizer.path("tokenizer.json")))
     eod = tokenizer.info.eod_id
     vocab = next(f.sha256 for f in tokenizer.manifest.files if f.name == "tokenizer.json")
-    code = code_version(__name__)
+    # what decides a segment's bytes: the encoding code and library, not this module's scheduling and reporting
+    code = [code_version(encode.__name__), tokenizers.__version__]
     segments = []
     done = {"reused": {"segments": 0, "documents": 0, "tokens": 0},
             "computed": {"segments": 0, "documents": 0, "tokens": 0, "seconds": 0.0}}
@@ -149,10 +70,12 @@ def map_shard(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer
             t0 = time.time()
             staging = out.dir / key[:12]
             staging.mkdir(parents=True)
-            counts = tokenize_file(tok, eod, corpus.parquet(f.name), staging, _threshold(cfg), cfg.batch_chars,
-                                   progress)
+            counts = encode.tokenize_file(tok, eod, corpus.parquet(f.name), staging,
+                                          encode.validation_threshold(cfg.validation_fraction), cfg.batch_chars,
+                                          progress)
             doc = {"file": f.name, "sha256": f.sha256, **counts,
                    "files": [vars(e) for e in publish_dir(out.storage, staging, uri)]}
+            shutil.rmtree(staging)     # one segment on local disk at a time, and none left for the part
             out.storage.write_bytes(join(uri, SEGMENT), json.dumps(doc).encode())
             how = "computed"
             done[how]["seconds"] += time.time() - t0

@@ -28,6 +28,9 @@ def _mapped(path: Path, dtype: type, offset: int, count: int) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(count,)) if count else np.zeros(0, dtype)
 
 
+SPLITS = ("train", "validation")     # a tokenized dataset's two splits
+
+
 def dtype_for_vocab(vocab_size: int) -> type:
     return np.uint16 if vocab_size < 65500 else np.int32
 

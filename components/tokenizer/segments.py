@@ -10,16 +10,14 @@ permutation and blends are over that one stream, whatever the number of shards t
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .indexed_dataset import IndexedDataset
+from .indexed_dataset import SPLITS
 
 SEGMENTS = "segments.json"
-SPLITS = ("train", "validation")
 
 
 @dataclass(frozen=True)
@@ -47,18 +45,18 @@ def split_of(segments: list[dict], split: str) -> list[SegmentSplit]:
 class TokenStream:
     """Several indexed datasets' tokens back to back, sliced as one array (a slice may span segments).
 
-    Segments are memory-mapped when first touched and at most `keep_open` at a time, so a split of thousands of
-    segments holds neither thousands of descriptors nor its index in memory: only the cumulative token counts.
+    Only the `.bin` of each segment is memory-mapped, when first touched, and kept: a split of thousands of
+    segments holds one mapping (one descriptor) per segment and their cumulative token counts, nothing else.
     """
 
-    def __init__(self, prefixes: list[Path], tokens: list[int], keep_open: int = 64):
+    def __init__(self, prefixes: list[Path], tokens: list[int], dtype: str | np.dtype):
         if len(prefixes) != len(tokens):
             raise ValueError("one token count per segment")
         self.prefixes = [Path(p) for p in prefixes]
+        self.dtype = np.dtype(dtype)
         self.ends = np.cumsum(np.asarray(tokens, dtype=np.int64))
         self.starts = self.ends - np.asarray(tokens, dtype=np.int64)
-        self.keep_open = keep_open
-        self._open: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._open: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return int(self.ends[-1]) if len(self.ends) else 0
@@ -66,15 +64,12 @@ class TokenStream:
     def _tokens(self, i: int) -> np.ndarray:
         arr = self._open.get(i)
         if arr is None:
-            arr = IndexedDataset(self.prefixes[i]).tokens()
+            path = self.prefixes[i].with_suffix(".bin")
             want = int(self.ends[i] - self.starts[i])
-            if len(arr) != want:
-                raise ValueError(f"{self.prefixes[i]}.bin: {len(arr)} tokens, its dataset lists {want}")
-            self._open[i] = arr
-            if len(self._open) > self.keep_open:
-                self._open.popitem(last=False)
-        else:
-            self._open.move_to_end(i)
+            if path.stat().st_size != want * self.dtype.itemsize:
+                raise ValueError(f"{path}: {path.stat().st_size} bytes, its dataset lists {want} "
+                                 f"{self.dtype.name} tokens")
+            arr = self._open[i] = np.memmap(path, dtype=self.dtype, mode="r")
         return arr
 
     def __getitem__(self, key: slice) -> np.ndarray:
@@ -105,4 +100,4 @@ def artifact_stream(artifact, split: str, max_tokens: int | None = None) -> Toke
         artifact.path(f"{s.prefix}.idx")
         segments.append((artifact.path(f"{s.prefix}.bin").with_suffix(""), s.tokens))
         total += s.tokens
-    return TokenStream([p for p, _ in segments], [n for _, n in segments])
+    return TokenStream([p for p, _ in segments], [n for _, n in segments], artifact.info.dtype)
