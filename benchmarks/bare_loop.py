@@ -36,7 +36,7 @@ def main() -> int:
 
     on_gpu = a.device == "cuda"
     torch.manual_seed(a.seed)
-    stage_data(a)      # as the trainer does: the data in place before the process group
+    a = stage_data(a)      # as the trainer does: the data in place before the process group
     data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
     if cli.mode == "deepspeed":
         import deepspeed

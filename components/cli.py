@@ -280,6 +280,9 @@ def cmd_train_job(a) -> int:
     cfg = dataclasses.replace(cfg, pretrain=dataclasses.replace(cfg.pretrain, launcher=kind))
     plan = resolve(cfg.pretrain)
     workdir = Path(a.workdir).resolve()
+    if a.submit or a.input:      # `champion` as a pipeline run would resolve it (the addresses depend on it)
+        from .registry.champion import resolve as resolve_champion
+        cfg, _ = resolve_champion(cfg, tracking_uri_for(workdir), log=lambda _: None)
     inputs = _parse_inputs(a.input) or (runner.cached_inputs(cfg, workdir, "pretrain") if a.submit else None)
     if inputs is None:
         job = jobs.preview(cfg.pretrain, cfg.artifact_root, cfg.s3_endpoint_url)

@@ -88,7 +88,7 @@ def test_a_manifest_that_breaks_its_kinds_contract_is_one_error_naming_artifact_
 def test_fields_a_later_version_adds_are_ignored_at_every_depth():
     from components.contract.manifest import Manifest
     info = kinds.RawCorpus(records_in=1, records_out=1, dropped={}, quarantined={}, chars=3, files=1, bytes=9,
-                           shard_bytes=[9], requests={}, sources={"a": kinds.CollectedSource(records=1, chars=3, license="CC0-1.0")})
+                           shard_bytes=[9], requests={}, files_reused=0, records_reused=0, sources={"a": kinds.CollectedSource(records=1, chars=3, license="CC0-1.0")})
     stats = info.to_stats()
     stats["sources"]["a"]["language"] = "ko"
     stats["newer"] = 1
@@ -161,7 +161,7 @@ def _edit(root: Path, module: str, old: str | None = None, new: str | None = Non
     ("components.contract.lineage", set()),
     ("training.k8s.jobs", set()),
     ("components.registry.promotion", {"register"}),
-    ("components.corpus.records", {"collect", "curate", "tokenize"}),
+    ("components.corpus.records", {"collect", "curate", "train-tokenizer", "tokenize"}),
     ("components.tokenizer.indexed_dataset", {"tokenize", "pretrain", "evaluate"}),
     ("training.metrics", {"pretrain"}),
 ])

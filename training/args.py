@@ -90,6 +90,26 @@ class TrainArgs:
             raise ValueError(f"train_args: {e}") from None
 
 
+def init_from(value: str | None, endpoint_url: str | None) -> str | None:
+    """What the trainer loads for `pretrain.init_from`: a TrainedModel artifact's Hugging Face directory (local,
+    or on object storage: the trainer stages it), else the value as it is (a directory or a hub id)."""
+    if not value:
+        return None
+    if value == "champion":
+        from components.errors import UserError
+        raise UserError("pretrain.init_from: `champion` is resolved when a pipeline run begins (polyglot-ko run, or "
+                        "begin); give a TrainedModel artifact's URI or a model directory")
+    from components.contract.manifest import read_manifest
+    from components.contract.storage import Storage
+    manifest = read_manifest(Storage(endpoint_url), value)
+    if manifest is None:
+        return value
+    if manifest.kind != "TrainedModel":
+        from components.errors import UserError
+        raise UserError(f"pretrain.init_from: {value} is a {manifest.kind}, not a TrainedModel")
+    return manifest.file_uri("hf")
+
+
 def build(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
           checkpoint_dir: str, output_dir: str, cache_dir: str, checkpoint_uri: str | None = None,
           output_uri: str | None = None, s3_endpoint_url: str | None = None, mlflow_tracking_uri: str | None = None,
@@ -100,7 +120,7 @@ def build(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer
     datasets = [DatasetRef(uri=dataset.uri, weight=cfg.dataset_weight, endpoint_url=s3_endpoint_url)]
     datasets += [DatasetRef(uri=b.uri, weight=b.weight, endpoint_url=s3_endpoint_url) for b in cfg.blend]
     return TrainArgs(
-        preset=cfg.preset, init_from=cfg.init_from, vocab_size=tokenizer.info.padded_vocab, bos_id=BOS_ID,
+        preset=cfg.preset, init_from=init_from(cfg.init_from, s3_endpoint_url), vocab_size=tokenizer.info.padded_vocab, bos_id=BOS_ID,
         eos_id=tokenizer.info.eod_id, attention=cfg.attention, activation_checkpointing=cfg.activation_checkpointing,
         datasets=datasets, seq_length=cfg.seq_length, seed=cfg.seed,
         nodes=cfg.nodes, nproc=cfg.nproc, world_size=plan.world_size, micro_batch_size=cfg.micro_batch_size,

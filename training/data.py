@@ -171,6 +171,31 @@ def stage(refs: list[DatasetRef], cache_dir: Path, node: int = 0, nodes: int = 1
     return fetched
 
 
+def stage_model(uri: str, endpoint_url: str | None, cache_dir: Path, fetch: bool,
+                timeout_s: float = STAGE_TIMEOUT_S, poll_s: float = 2.0) -> Path:
+    """An init_from model directory on object storage, copied once to the shared volume (by the one process
+    with `fetch`; the others wait for its marker)."""
+    from components.contract.address import stable_hash
+    from components.contract.storage import Storage, join
+
+    dest = cache_dir / "models" / stable_hash(uri)[:20]
+    done = dest / ".staged"
+    if fetch and not done.exists():
+        storage = Storage(endpoint_url)
+        names = storage.list_files(uri)
+        if not names:
+            raise FileNotFoundError(f"init_from {uri}: no files there")
+        for name in names:
+            storage.fetch(join(uri, name), dest / name)
+        done.touch()
+    deadline = time.time() + timeout_s
+    while not done.exists():
+        if time.time() > deadline:
+            raise RuntimeError(f"init_from {uri}: not staged in {dest} after {timeout_s:.0f}s (node 0 fetches it)")
+        time.sleep(poll_s)
+    return dest
+
+
 def _present(path: Path, size: int) -> bool:
     try:
         return path.stat().st_size == size

@@ -237,18 +237,21 @@ def main(argv=None) -> int:
     p.add_argument("--args", required=True)
     p.add_argument("--local_rank", type=int, default=None)   # the deepspeed launcher passes it
     a = load(p.parse_args(argv).args)
-    stage_data(a)
+    a = stage_data(a)
     trainer = Trainer(a)
     trainer.resume()
     trainer.open_data()
     return trainer.train()
 
 
-def stage_data(a: TrainArgs) -> None:
-    """The datasets on the shared volume before the process group exists: no rank waits on staging inside a
-    collective (DeepSpeed's 30-minute timeout). One process per node fetches that node's share; all wait for the
-    rest. torchrun's GROUP_RANK is the node."""
-    from .data import stage
+def stage_data(a: TrainArgs) -> TrainArgs:
+    """The datasets (and an init_from model on object storage) on the shared volume before the process group
+    exists: no rank waits on staging inside a collective (DeepSpeed's 30-minute timeout). One process per node
+    fetches that node's share; all wait for the rest. torchrun's GROUP_RANK is the node. Returns the arguments
+    with init_from pointing at the staged copy."""
+    import dataclasses
+
+    from .data import stage, stage_model
 
     if a.nodes > 1 and "GROUP_RANK" not in os.environ:
         raise RuntimeError("training on several nodes needs torchrun's GROUP_RANK (which node this is) to stage "
@@ -260,6 +263,11 @@ def stage_data(a: TrainArgs) -> None:
     if fetch and done["staged"]:
         print(f"[train] data: {done['staged']} files in {a.cache_dir}, {done['files']} fetched by this node "
               f"({done['bytes'] / 1e9:.2f} GB) in {time.time() - t0:.0f}s", flush=True)
+    if a.init_from and a.init_from.startswith("s3://"):
+        local = stage_model(a.init_from, a.s3_endpoint_url, Path(a.cache_dir),
+                            fetch=fetch and int(os.environ.get("GROUP_RANK", 0)) == 0)
+        a = dataclasses.replace(a, init_from=str(local))
+    return a
 
 
 def _grad_norm(engine) -> float:

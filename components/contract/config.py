@@ -51,6 +51,9 @@ class CollectConfig:
 @dataclass(kw_only=True)
 class CurateConfig:
     world_size: int = 2
+    # an earlier CuratedCorpus (URI, or `champion`: the registered champion's): only new raw files are curated,
+    # their documents deduplicated against it; None: the whole corpus
+    base: str | None = None
     # The per-document chain, in order. Polyglot-Ko's steps (empty, repeated characters, PII, whitespace, HTML)
     # plus NFC, URLs and the quality filters; HTML goes before whitespace (stripping tags leaves gaps).
     steps: list[CleaningStep] = field(default_factory=lambda: [
@@ -88,6 +91,9 @@ class TrainTokenizerConfig:
     morphemes: Literal["kiwi", "none"] = "kiwi"   # kiwi: merges never cross a morpheme boundary (MBBPE)
     min_frequency: int = 2
     pretrained: str | None = None       # path to an existing tokenizer.json / HF dir: use it instead of training
+    # a Tokenizer artifact to take as it is (URI, or `champion`: the registered champion's), keeping its
+    # vocabulary; None: train (or take `pretrained`)
+    reuse: str | None = None
     compare_with: str | None = "data/reference/polyglot-ko-tokenizer"   # reference in the quality report
     heldout_fraction: float = 0.02      # documents (by hashed id) never trained on: the quality report's text
     heldout_documents: int = 2000       # at most this many of them measured
@@ -155,7 +161,8 @@ class PretrainConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     attention: Literal["sdpa", "flash_attention_2", "eager"] = "sdpa"   # sdpa: PyTorch's flash kernels on GPU
     activation_checkpointing: bool = False
-    init_from: str | None = None        # continued pretraining: an HF GPT-NeoX directory or hub id
+    # continued pretraining: an HF GPT-NeoX directory or hub id, a TrainedModel artifact's URI, or `champion`
+    init_from: str | None = None
     dataset_weight: float = 1.0         # share of the pipeline's own tokenized dataset in the blend
     blend: list[BlendSource] = field(default_factory=list)   # more tokenized datasets mixed in by weight
     seed: int = 1234

@@ -272,6 +272,18 @@ class StageRun:
     def existing(self) -> Manifest | None:
         return read_manifest(self.ctx.storage, self.uri)
 
+    def reused(self) -> Manifest | None:
+        """An artifact the stage's config says to take instead of making one (`reused(cfg)` in the module
+        returns its URI: train-tokenizer's `reuse`), checked to be of the stage's kind."""
+        fn = getattr(self.module, "reused", None)
+        uri = fn(self.section) if fn else None
+        if not uri:
+            return None
+        manifest = require_manifest(self.ctx.storage, uri)
+        if manifest.kind != self.node.kind:
+            raise StageFailed(f"{self.node.name}: {uri} is a {manifest.kind}, not a {self.node.kind}")
+        return manifest
+
     def execute(self, max_workers: int | None = None) -> tuple[Manifest, bool]:
         ctx, node = self.ctx, self.node
         lineage = ctx.lineage
@@ -279,8 +291,12 @@ class StageRun:
         run_id = None
         if lineage:
             run_id = lineage.start_stage(ctx.parent_run_id, node.name, {"artifact.key": self.key})
+        taken = self.reused()
         try:
-            if found:
+            if taken:
+                manifest, hit = taken, True
+                ctx.log(f"{node.name}: taking {manifest.uri} as it is ({manifest.kind} {manifest.digest[:12]})")
+            elif found:
                 manifest, hit = found, True
             else:
                 manifest, hit = self._produce(run_id, max_workers), False

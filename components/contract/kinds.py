@@ -56,6 +56,8 @@ class RawCorpus(Accounted):
     bytes: int                                  # their size as stored (compressed)
     sources: dict[str, CollectedSource]         # by source name, in config order
     shard_bytes: list[int]                      # bytes each shard was given (by rank): how even the split was
+    files_reused: int                           # of `files`, collected by an earlier run (same file, same reader)
+    records_reused: int
     requests: dict[str, int]                    # object-storage requests the shards made, by operation
 
 
@@ -98,6 +100,12 @@ class CuratedCorpus(Accounted):
     length_bins: list[int]
     length_histogram: dict[str, list[int]]   # kept documents per length bin, by source
     cleaning: Cleaning
+    base: str | None                # the CuratedCorpus this one adds a generation to (curate.base), if any
+    base_reason: str                # why the base was used, or not
+    generation: int                 # 0: curated from scratch; n: the base's generation + 1
+    shards: int                     # shards of every generation so far (document numbering)
+    records_reused: int             # kept documents that come from the base
+    raw_files_curated: int          # raw files this generation read (the new ones, with a base)
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in super().metrics().items() if not k.startswith("cleaning.")}   # settings, not counts

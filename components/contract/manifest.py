@@ -149,12 +149,14 @@ def verify(storage: Storage, manifest: Manifest, workdir: Path | None = None) ->
 
 
 def ancestry(storage: Storage, manifests: list[Manifest]) -> dict[str, Manifest]:
-    """The given artifacts and every artifact they descend from, by stage name (each read once)."""
+    """The given artifacts and every artifact they descend from, by stage name (each read once). A stage reached
+    twice (a retraining takes its champion's tokenizer, whose own ancestry holds an older corpus) is the newer
+    artifact: the one this run made."""
     out: dict[str, Manifest] = {}
     todo = list(manifests)
     while todo:
         m = todo.pop()
-        if m.stage in out:
+        if m.stage in out and (out[m.stage].uri == m.uri or out[m.stage].created_at >= m.created_at):
             continue
         out[m.stage] = m
         todo += [require_manifest(storage, ref.uri) for ref in m.inputs if ref.kind and ref.uri]

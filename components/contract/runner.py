@@ -45,13 +45,19 @@ def run_config_path(workdir: Path, parent_run_id: str) -> Path:
     return workdir / "runs" / f"{parent_run_id}.yaml"
 
 
-def begin(cfg: RunConfig, workdir: Path, config_name: str) -> str:
+def begin(cfg: RunConfig, workdir: Path, config_name: str, log=print) -> str:
     """Start the pipeline run: the MLflow parent run, and the frozen config every stage task reads."""
+    from ..registry.champion import resolve
+
     workdir.mkdir(parents=True, exist_ok=True)
     lineage = make_lineage(cfg, workdir)
+    # `champion` (curate.base, train_tokenizer.reuse, pretrain.init_from) becomes the champion's artifacts' URIs
+    # in the configuration every task reads, so their addresses name what is reused
+    cfg, champion = resolve(cfg, lineage.tracking_uri, log)
+    reuse_tags = {f"reuse.{k}": str(v) for k, v in champion.items()}
     run_id = lineage.start_parent(f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}", config_to_dict(cfg),
                                   {"config": config_name, "code_version.git": git_commit(),
-                                   "artifact_root": artifact_root(cfg, workdir)})
+                                   "artifact_root": artifact_root(cfg, workdir), **reuse_tags})
     path = run_config_path(workdir, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     dump_config(cfg, path)
@@ -122,7 +128,9 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     manifests = with_upstream(storage, {name: require_manifest(storage, uri) for name, uri in results.items()})
     lineage.set_tags(parent_run_id, {f"artifact.{n}.digest": m.digest for n, m in manifests.items()})
     lineage.set_tags(parent_run_id, {f"artifact.{n}.uri": m.uri for n, m in manifests.items()})
-    summary = summarize(manifests)
+    summary = summarize(manifests, cfg.train_tokenizer.reuse)
+    lineage.set_tags(parent_run_id, {f"reuse.{stage}.{k}": str(v) for stage, r in summary["reuse"].items()
+                                     for k, v in r.items()})
     lineage.log_text(parent_run_id, json.dumps(summary, ensure_ascii=False, indent=2), "summary.json")
     lineage.end(parent_run_id, status)
     return {**summary, "parent_run_id": parent_run_id, "tracking_uri": lineage.tracking_uri}
@@ -163,7 +171,8 @@ def _workdir_lock(workdir: Path, log):
 def _run_pipeline(cfg: RunConfig, config_path: str, workdir: Path, start: str | None, until: str | None,
                   force: bool, log) -> dict:
     nodes = graph.select(start, until)
-    run_id = begin(cfg, workdir, str(config_path))
+    run_id = begin(cfg, workdir, str(config_path), log)
+    cfg = load_run_config(workdir, run_id)       # as begin froze it (`champion` resolved)
     lineage = make_lineage(cfg, workdir)
     results: dict[str, str] = {}
     timings: dict[str, tuple[float, bool]] = {}

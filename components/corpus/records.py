@@ -70,6 +70,18 @@ def file_order(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+def curated_files(manifest) -> list:
+    """A CuratedCorpus's data files in corpus order: generation by generation (`data/gNNNN/`, the earlier ones
+    listed from its base as `@stage/<key>/data/...`), each in shard and file order."""
+    import re
+
+    def order(f):
+        m = re.search(r"(?:^|/)data/g(\d+)/([^/]+)$", f.name)
+        return (int(m.group(1)), file_order(m.group(2))) if m else (-1, file_order(f.name))
+    return sorted((f for f in manifest.files if f.name.endswith(".parquet") and re.search(r"(?:^|/)data/", f.name)),
+                  key=order)
+
+
 def read_records(files: Iterable, columns: list[str] | None = None, batch_size: int = 8192) -> Iterator[dict]:
     """Records of Parquet files in order; each item a path or an open pq.ParquetFile (read in place)."""
     for f in files:

@@ -4,6 +4,7 @@ claims no cleaning step that was not configured."""
 from __future__ import annotations
 
 from ..contract import kinds
+from ..contract.summary import reuse, reuse_lines
 from ..evaluation.harness import FEWSHOT_SEED
 from ..evaluation.published import markdown_table
 
@@ -50,7 +51,7 @@ def policy(c: kinds.Cleaning) -> str:
     return text[0].upper() + text[1:] + (" " + "; ".join(missing) + "." if missing else "")
 
 
-def build(model_name: str, manifests: dict, lineage_map: dict, shape: dict) -> str:
+def build(model_name: str, manifests: dict, lineage_map: dict, shape: dict, tokenizer_from: str | None = None) -> str:
     """manifests: stage -> Manifest of the upstream artifacts (collect ... evaluate); pretrain and evaluate must
     be among them."""
     info = {stage: kinds.read(m) for stage, m in manifests.items()}
@@ -137,6 +138,9 @@ with seed {FEWSHOT_SEED}); the published Polyglot-Ko and peer models' rows for c
 
 {chr(10).join(tables)}
 {f'Validation perplexity: {ppl:.2f}.' if ppl is not None else ''}
+
+## Reuse
+{chr(10).join("- " + line.removeprefix("reuse: ") for line in reuse_lines(reuse(manifests, tokenizer_from)))}
 
 ## Lineage
 | stage | artifact | digest | MLflow run | location |

@@ -137,6 +137,7 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) ->
     mine = [f for f, r in zip(files, ranks) if r == shard.rank]
     reader = code_version(__name__)    # this module and the readers it imports
     stats_list, records = [], 0
+    reused = {"files_reused": 0, "records_reused": 0}
     progress = Progress(f"collect {shard.label}", total=len(mine), unit="files")
     for source, path, rel, fingerprint, _ in mine:
         key = stable_hash({"source": _source_settings(source, cfg), "file": rel, "fingerprint": fingerprint,
@@ -149,6 +150,8 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) ->
         seg_manifest = join(seg_uri, SEGMENT)
         if storage.exists(seg_manifest):      # collected before, unchanged: reuse
             doc = json.loads(storage.read_bytes(seg_manifest))
+            reused["files_reused"] += 1
+            reused["records_reused"] += doc["stats"]["records_out"]
         else:
             staging = out.dir / f"seg-{key[:12]}"
             staging.mkdir(parents=True)
@@ -164,7 +167,7 @@ def map_shard(cfg: CollectConfig, *, shard: Shard, params: dict, out: Output) ->
     progress.close()
     merged = merge_counts(stats_list) if stats_list else {}
     requests = {op: n - requests_before.get(op, 0) for op, n in REQUESTS.items() if n > requests_before.get(op, 0)}
-    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged,
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, **merged, **reused,
             "bytes": sum(size for *_, size in mine), "requests": requests}
 
 
@@ -182,5 +185,6 @@ def reduce(cfg: CollectConfig, *, steps: dict[str, list[Part]], out: Output) -> 
                      quarantined=s.get("quarantined", {}), chars=s.get("chars", 0), files=s.get("files", 0),
                      bytes=s.get("bytes", 0), sources=sources,
                      shard_bytes=[p.stats.get("bytes", 0) for p in parts],
+                     files_reused=s.get("files_reused", 0), records_reused=s.get("records_reused", 0),
                      requests={op: n for op, n in s.get("requests", {}).items()})
 

@@ -11,11 +11,21 @@
 - reduce: the manifest and the data card, from the steps' counts.
 The kept set equals one global pass in corpus order (first occurrence wins), since nodes are numbered in that
 order (each shard takes consecutive raw files; components/corpus/dedup.py). Every task's memory and disk follow its shard or bucket, not the corpus.
+
+Incremental (`curate.base`: an earlier CuratedCorpus, e.g. the champion's): when the raw corpus holds every raw
+file the base was made from, only the new files are curated, as a new *generation*. Its documents are numbered
+after every earlier generation's, and each bucket task also reads the base's signatures of its bucket (every
+generation's, kept in the artifacts under `dedup/`), so a new document that copies an earlier one is dropped and
+no earlier document is ever dropped. The artifact lists the base's data and signature files (nothing is copied)
+and its own. A base made with other settings, or whose raw files are not all still there, is not used: the
+whole corpus is curated again, and the stats say why.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -24,13 +34,13 @@ from ..contract.artifact import Artifact, Output, Part, Shard
 from ..contract.config import CurateConfig
 from ..contract.execution import merge_counts
 from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
-from ..contract.manifest import publish_dir
+from ..contract.manifest import STAGE_PREFIX, FileEntry, Manifest, publish_dir, require_manifest
 from ..contract.progress import Progress
 from ..corpus.cleaning import Cleaner, tally
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import BAND, EXACT, PAIR, MinHasher, band_edges, components, exact_hash, exact_pairs, node_ids
-from ..corpus.records import SCHEMA, ShardWriter, file_order, read_records
-from ..errors import StageFailed
+from ..corpus.records import SCHEMA, ShardWriter, curated_files, file_order, read_records
+from ..errors import StageFailed, UserError
 
 DROP_STEPS = True   # the cleaned copies and signatures are intermediate: the published data is the filter's
 CURATED_SCHEMA = pa.schema(list(SCHEMA) + [pa.field("duplicates", pa.int32())])
@@ -38,6 +48,12 @@ DUPLICATE, NEAR_DUPLICATE = 1, 2
 REASONS = {DUPLICATE: "duplicate", NEAR_DUPLICATE: "near_duplicate"}
 REMOVE = np.dtype([("row", "<u4"), ("reason", "u1")])
 KEEPER = np.dtype([("row", "<u4"), ("copies", "<u4")])
+# a generation's signatures as the next generation's bucket tasks read them (node ids global)
+SIG_EXACT = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("node", "<u8")])
+SIG_BAND = np.dtype([("key", "<u8"), ("node", "<u8"), ("lo", "<u8")])
+LENGTHS = "lengths.json"        # fine length histograms per source: the next generation adds to them
+# what may differ between a base and the generation on top of it
+_NOT_SETTINGS = ("base", "world_size")
 _LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]
 PLOT_BINS = np.unique(np.concatenate([np.logspace(0, 6, 40).astype(np.int64), _LENGTH_BINS]))
 _SIGN_BATCH = 2048      # documents per MinHash batch
@@ -70,16 +86,106 @@ def _load(part: Part, name: str, dtype: np.dtype) -> np.ndarray:
     return array
 
 
+def _rows(dtype: np.dtype, **columns) -> np.ndarray:
+    out = np.empty(len(next(iter(columns.values()))), dtype=dtype)
+    for name, values in columns.items():
+        out[name] = values
+    return out
+
+
 def _bucket_file(kind: str, k: int) -> str:
     return f"sig/{kind}-{k:05d}.npy"
+
+
+# ------------------------------------------------------------------------------------------ base
+
+
+@dataclass
+class Base:
+    """What this curate run builds on: an earlier CuratedCorpus and the raw files that are new since."""
+    manifest: Manifest | None      # None: no base (or not usable): the whole raw corpus, generation 0
+    info: CuratedCorpus | None
+    new_raw: list[FileEntry]       # the raw files this run curates, in corpus order
+    raw_records: int               # records of the base's raw corpus (already curated)
+    reason: str                    # why the base is used or not
+
+    @property
+    def generation(self) -> int:
+        return self.info.generation + 1 if self.info else 0
+
+    @property
+    def offset(self) -> int:
+        """The global number of this run's shard 0: earlier generations' shards come first."""
+        return self.info.shards if self.info else 0
+
+    @property
+    def uri(self) -> str | None:
+        return self.manifest.uri if self.manifest else None
+
+
+def _raw_files(manifest: Manifest) -> list[FileEntry]:
+    return sorted((f for f in manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name),
+                  key=lambda f: file_order(f.name))
+
+
+def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: str) -> Base:
+    """The base this run builds on, from `curate.base` (deterministic: every task of the run decides alike)."""
+    everything = _raw_files(raw.manifest)
+    if not cfg.base:
+        return Base(None, None, everything, 0, "no base")
+    if cfg.base == "champion":
+        raise UserError("curate.base: `champion` is resolved when a pipeline run begins (polyglot-ko run, or "
+                        "begin); give a CuratedCorpus URI to run the stage alone")
+    manifest = require_manifest(storage, cfg.base)
+    if manifest.kind != "CuratedCorpus":
+        raise UserError(f"curate.base: {cfg.base} is a {manifest.kind}, not a CuratedCorpus")
+    if manifest.uri.rstrip("/").rsplit("/", 1)[0] != stage_root.rstrip("/"):
+        raise UserError(f"curate.base: {cfg.base} is not under this run's {stage_root}/ (its files are listed, "
+                        "not copied, so it must live beside the new corpus)")
+    try:
+        info = kinds_read(manifest)
+    except StageFailed:
+        return Base(None, None, everything, 0, f"base {cfg.base} was made by an older version")
+    # compared as the manifest stores them (JSON: tuples become lists)
+    ours = json.loads(json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_SETTINGS}))
+    theirs = {k: v for k, v in manifest.params.items() if k not in _NOT_SETTINGS and k != "needs"}
+    if ours != theirs:
+        changed = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+        return Base(None, None, everything, 0, f"base {cfg.base} was curated with other settings ({changed})")
+    raw_input = next(i for i in manifest.inputs if i.role == "raw")
+    base_raw = require_manifest(storage, raw_input.uri)
+    before, now = {f.name for f in _raw_files(base_raw)}, {f.name for f in everything}
+    if not before <= now:
+        return Base(None, None, everything, 0, f"{len(before - now)} raw files of base {cfg.base} are gone or "
+                                               "changed")
+    new = [f for f in everything if f.name not in before]
+    return Base(manifest, info, new, kinds_read(base_raw).records_out,
+                f"base {cfg.base}: {len(new)} new raw files")
+
+
+def kinds_read(manifest: Manifest):
+    from ..contract import kinds
+    return kinds.read(manifest)
+
+
+def _base_files(base: Base, top: str) -> list[FileEntry]:
+    """The base's files under data/ or dedup/ (its own and its bases'), as this artifact lists them."""
+    if base.manifest is None:
+        return []
+    key = base.manifest.uri.rstrip("/").rsplit("/", 1)[1]
+    out = []
+    for f in base.manifest.files:
+        name = f.name if f.name.startswith(STAGE_PREFIX) else f"{STAGE_PREFIX}{key}/{f.name}"
+        if name.split("/", 2)[2].startswith(f"{top}/"):
+            out.append(FileEntry(name=name, bytes=f.bytes, sha256=f.sha256))
+    return out
 
 
 # ------------------------------------------------------------------------------------------ shard
 
 
 def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out: Output) -> dict:
-    raws = sorted((f for f in raw.manifest.files if f.name.endswith(".parquet") and "/raw-" in f.name),
-                  key=lambda f: file_order(f.name))
+    raws = base_of(cfg, raw, out.storage, out.stage_root).new_raw
     # consecutive files by bytes: documents numbered (shard, row) follow the corpus order for any world_size
     mine = shard.run_of([f.name for f in raws], [f.bytes for f in raws])
     clean = Cleaner(cfg)
@@ -94,7 +200,7 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
             bands.append(hasher.signatures(texts))
 
     # files are read one at a time, in place; the total is this shard's share of the corpus (an estimate)
-    progress = Progress(f"curate {shard.label}", total=raw.info.records_out / shard.world_size)
+    progress = Progress(f"curate {shard.label}", total=None)
     for rec in read_records(raw.parquet(f) for f in mine):
         progress.advance()
         src = _source_stats(stats, rec["source"])
@@ -147,20 +253,38 @@ def _write_signatures(out: Output, cfg: CurateConfig, exact: list[bytes], bands:
 def bucket(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: dict[str, list[Part]],
            out: Output) -> dict:
     k = shard.rank
-    exact, band = [], []
+    base = base_of(cfg, raw, out.storage, out.stage_root)
+    # this generation's signatures of bucket k, numbered after every earlier generation's documents
+    new_exact, new_band = [], []
     for part in steps["shard"]:
         e = _load(part, _bucket_file("exact", k), EXACT)
         b = _load(part, _bucket_file("band", k), BAND)
-        exact.append((e["hi"], e["lo"], node_ids(part.rank, e["row"])))
-        band.append((b["key"], node_ids(part.rank, b["row"]), b["lo"]))
-    hi, lo, node = (np.concatenate(x) for x in zip(*exact))
-    copies = exact_pairs(hi, lo, node)
-    keys, bnode, copy_of = (np.concatenate(x) for x in zip(*band))
-    edges = band_edges(keys, bnode, copy_of if cfg.dedup else None)
+        new_exact.append(_rows(SIG_EXACT, hi=e["hi"], lo=e["lo"], node=node_ids(base.offset + part.rank, e["row"])))
+        new_band.append(_rows(SIG_BAND, key=b["key"], node=node_ids(base.offset + part.rank, b["row"]), lo=b["lo"]))
+    exact = np.concatenate(new_exact) if new_exact else np.zeros(0, SIG_EXACT)
+    band = np.concatenate(new_band) if new_band else np.zeros(0, SIG_BAND)
+    # kept with the artifact: the next generation deduplicates against them
+    _save(out.dir / "dedup" / f"exact-{k:05d}.npy", exact)
+    _save(out.dir / "dedup" / f"band-{k:05d}.npy", band)
+    out.adopted += publish_dir(out.storage, out.dir / "dedup", out.uri, prefix=f"dedup/g{base.generation:04d}")
+    earlier = [f for f in _base_files(base, "dedup") if f.name.endswith(f"-{k:05d}.npy")]
+    for f in earlier:
+        arr = np.load(io.BytesIO(out.storage.read_bytes(base.manifest.file_uri(f.name))), allow_pickle=False)
+        if "/exact-" in f.name:
+            exact = np.concatenate([arr.astype(SIG_EXACT), exact])
+        else:
+            band = np.concatenate([arr.astype(SIG_BAND), band])
+    copies = exact_pairs(exact["hi"], exact["lo"], exact["node"])
+    edges = band_edges(band["key"], band["node"], band["lo"] if cfg.dedup else None)
+    # pairs among earlier documents were decided by their generation: only those that reach a new one remain
+    # (a pair's second node is the later one)
+    first_new = np.uint64(base.offset) << np.uint64(32)
+    copies, edges = copies[copies["b"] >= first_new], edges[edges["b"] >= first_new]
     _save(out.dir / "exact.npy", copies)
     _save(out.dir / "edges.npy", edges)
-    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "work": int(len(node) + len(bnode)),
-            "exact_pairs": int(len(copies)), "edges": int(len(edges))}
+    return {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {},
+            "work": int(len(exact) + len(band)), "exact_pairs": int(len(copies)), "edges": int(len(edges)),
+            "base_signature_files": len(earlier)}
 
 
 # ---------------------------------------------------------------------------------------- cluster
@@ -190,12 +314,15 @@ def cluster(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps:
     originals = np.where(clustered, roots[at] if len(nodes) else copies["a"], copies["a"])
     keepers = np.concatenate([roots[roots != nodes], originals.astype(np.uint64)])
     keeper, count = np.unique(keepers, return_counts=True)
+    # earlier generations' documents stay: only this generation's (numbered from its offset) are dropped
+    first_new = np.uint64(base_of(cfg, raw, out.storage, out.stage_root).offset) << np.uint64(32)
+    copy_nodes, near = copy_nodes[copy_nodes >= first_new], near[near >= first_new]
     removed = np.concatenate([copy_nodes, near])
     reason = np.concatenate([np.full(len(copy_nodes), DUPLICATE, "u1"), np.full(len(near), NEAR_DUPLICATE, "u1")])
     # split by shard in one pass: sorted node ids are grouped by shard (its high word)
     order = np.argsort(removed, kind="stable")
     removed, reason = removed[order], reason[order]
-    bounds = np.uint64(np.arange(cfg.world_size + 1)) << np.uint64(32)
+    bounds = (first_new >> np.uint64(32)) + np.arange(cfg.world_size + 1, dtype=np.uint64) << np.uint64(32)
     cut_rm, cut_kp = np.searchsorted(removed, bounds), np.searchsorted(keeper, bounds)
     for s in range(cfg.world_size):
         a, b = cut_rm[s], cut_rm[s + 1]
@@ -226,7 +353,8 @@ def filter_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, s
     duplicates = np.ones(n, dtype=np.int32)
     duplicates[keep["row"]] += keep["copies"].astype(np.int32)
     data = out.dir / "data"
-    writer = ShardWriter(data, f"curated-{r:05d}", cfg.records_per_file, CURATED_SCHEMA)
+    generation = base_of(cfg, raw, out.storage, out.stage_root).generation
+    writer = ShardWriter(data / f"g{generation:04d}", f"curated-{r:05d}", cfg.records_per_file, CURATED_SCHEMA)
     stats = {"records_in": n, "records_out": 0, "dropped": {}, "quarantined": {}, "chars_out": 0, "per_source": {},
              "lengths": {}}
     names = sorted((f.name for f in cleaned.files if f.name.endswith(".parquet")), key=file_order)
@@ -253,13 +381,14 @@ def filter_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, s
 # ----------------------------------------------------------------------------------------- reduce
 
 
-def _check_steps(raw: Artifact[RawCorpus], steps: dict[str, list[Part]]) -> None:
+def _check_steps(raw: Artifact[RawCorpus], base: Base, steps: dict[str, list[Part]]) -> None:
     """Every record accounted for across the steps, per shard: each task balances on its own (execution checks
     that); here, what one step handed the next is what the next received."""
     problems = []
     signed_in = sum(p.stats["records_in"] for p in steps["shard"])
-    if signed_in != raw.info.records_out:
-        problems.append(f"the shard tasks read {signed_in} records, collect published {raw.info.records_out}")
+    if signed_in != raw.info.records_out - base.raw_records:
+        problems.append(f"the shard tasks read {signed_in} records, collect published {raw.info.records_out} "
+                        f"of which the base had curated {base.raw_records}")
     for cleaned, kept in zip(steps["shard"], steps["filter"]):
         if kept.stats["records_in"] != cleaned.stats["records_out"]:
             problems.append(f"filter {kept.rank} read {kept.stats['records_in']} records, shard {cleaned.rank} "
@@ -275,23 +404,38 @@ def _check_steps(raw: Artifact[RawCorpus], steps: dict[str, list[Part]]) -> None
 
 def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list[Part]],
            out: Output) -> CuratedCorpus:
-    _check_steps(raw, steps)
+    base = base_of(cfg, raw, out.storage, out.stage_root)
+    _check_steps(raw, base, steps)
     signed = merge_counts([p.stats for p in steps["shard"]])
     kept = [p.stats for p in steps["filter"]]
     filtered = merge_counts([{k: v for k, v in s.items() if k != "lengths"} for s in kept])
-    for p in steps["filter"]:
+    # the base's files first (corpus order: earlier generations before this one), then this generation's
+    out.adopted += _base_files(base, "data") + _base_files(base, "dedup")
+    for p in steps["bucket"] + steps["filter"]:
         out.adopted += p.adopted
-    per_source = merge_counts([signed.get("per_source", {}), filtered.get("per_source", {})])
     lengths: dict[str, np.ndarray] = {}
+    if base.manifest is not None:
+        for source, hist in json.loads(out.storage.read_bytes(base.manifest.file_uri(LENGTHS))).items():
+            lengths[source] = np.asarray(hist, dtype=np.int64)
     for s in kept:
         for source, hist in s["lengths"].items():
             lengths[source] = lengths.get(source, 0) + np.asarray(hist, dtype=np.int64)
-    clusters = steps["cluster"][0].stats["dedup"]
-    stats = {"records_in": signed["records_in"], "records_out": filtered.get("records_out", 0),
-             "dropped": merge_counts([signed.get("dropped", {}), filtered.get("dropped", {})]),
-             "quarantined": signed.get("quarantined", {}), "edits": signed.get("edits", {}),
-             "pii": signed.get("pii", {}), "chars_in": signed.get("chars_in", 0),
-             "chars_out": filtered.get("chars_out", 0),
+    earlier = dataclasses.asdict(base.info) if base.info else {}
+    # this generation's counts, plus the base's (which already hold every earlier generation's)
+    here = {"records_in": signed["records_in"], "records_out": filtered.get("records_out", 0),
+            "dropped": merge_counts([signed.get("dropped", {}), filtered.get("dropped", {})]),
+            "quarantined": signed.get("quarantined", {}), "edits": signed.get("edits", {}),
+            "pii": signed.get("pii", {}), "chars_in": signed.get("chars_in", 0),
+            "chars_out": filtered.get("chars_out", 0)}
+    total = merge_counts([here, {k: earlier[k] for k in here if k in earlier}])
+    total = {k: total.get(k, {} if isinstance(v, dict) else 0) for k, v in here.items()}
+    per_source = merge_counts([signed.get("per_source", {}), filtered.get("per_source", {}),
+                               {n: dataclasses.asdict(c) for n, c in (base.info.per_source.items() if base.info
+                                                                      else [])}])
+    clusters = merge_counts([steps["cluster"][0].stats["dedup"], earlier.get("dedup", {})])
+    if base.info:      # the largest cluster is a maximum, not a sum
+        clusters["largest"] = max(steps["cluster"][0].stats["dedup"]["largest"], base.info.dedup.largest)
+    stats = {**total,
              "per_source": {name: {"records_in": s.get("records_in", 0), "records_out": s.get("records_out", 0),
                                    "chars_in": s.get("chars_in", 0), "chars_out": s.get("chars_out", 0),
                                    "dropped": s.get("dropped", {})} for name, s in sorted(per_source.items())},
@@ -304,7 +448,10 @@ def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list
         edits=stats["edits"], pii=stats["pii"], dedup=Clusters(**clusters), length_bins=_LENGTH_BINS,
         length_histogram=stats["length_histogram"],
         cleaning=Cleaning(steps=list(cfg.steps), url=cfg.url, max_repeat=cfg.max_repeat, exact_dedup=cfg.dedup,
-                          near_dedup=cfg.near_dedup, minhash_threshold=cfg.minhash_threshold))
+                          near_dedup=cfg.near_dedup, minhash_threshold=cfg.minhash_threshold),
+        base=base.uri, base_reason=base.reason, generation=base.generation, shards=base.offset + cfg.world_size,
+        records_reused=base.info.records_out if base.info else 0, raw_files_curated=len(base.new_raw))
     out.reports += write_data_card(out.dir, cfg, stats, lengths, PLOT_BINS)
+    (out.dir / LENGTHS).write_text(json.dumps({s: v.tolist() for s, v in lengths.items()}), encoding="utf-8")
     (out.dir / "stats.json").write_text(json.dumps(info.to_stats(), ensure_ascii=False, indent=2), encoding="utf-8")
     return info

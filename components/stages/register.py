@@ -25,8 +25,12 @@ def score_shots(cfg: RegisterConfig, report: EvalReport) -> int:
     return cfg.score_shots if cfg.score_shots is not None else report.shots[0]
 
 
+# the model card says whether the tokenizer was taken from an earlier model
+NEEDS = {"tokenizer_from": "train_tokenizer.reuse"}
+
+
 def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[EvalReport],
-        out: Output) -> RegisteredModel:
+        tokenizer_from: str | None, out: Output) -> RegisteredModel:
     import mlflow
     import torch
     from huggingface_hub import ModelCard
@@ -48,7 +52,7 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
              "heads": hf_config["num_attention_heads"], "ffn": hf_config["intermediate_size"],
              "rotary_pct": hf_config.get("rope_parameters", {}).get("partial_rotary_factor",
                                                                      hf_config.get("rotary_pct"))}
-    card = build_card(cfg.model_name, manifests, lineage_map, shape)
+    card = build_card(cfg.model_name, manifests, lineage_map, shape, tokenizer_from)
     (out.dir / "README.md").write_text(card, encoding="utf-8")
 
     set_process_uri(out.tracking_uri)

@@ -24,7 +24,7 @@ from ..contract.kinds import CuratedCorpus, Split, TokenizedDataset, Tokenizer
 from ..contract.manifest import STAGE_PREFIX, FileEntry, publish_dir
 from ..contract.progress import Progress
 from ..contract.storage import join
-from ..corpus.records import file_order
+from ..corpus.records import curated_files
 from ..errors import StageFailed, UserError
 from ..tokenizer import encode
 from ..tokenizer.segments import SEGMENTS, SPLITS
@@ -39,8 +39,7 @@ def params(cfg: TokenizeConfig) -> dict:
 
 def data_files(corpus: Artifact[CuratedCorpus]) -> list[FileEntry]:
     """The curated corpus's data files in corpus order."""
-    files = [f for f in corpus.manifest.files_under("data/") if f.name.endswith(".parquet")]
-    return sorted(files, key=lambda f: file_order(f.name))
+    return curated_files(corpus.manifest)
 
 
 def map_shard(cfg: TokenizeConfig, *, corpus: Artifact[CuratedCorpus], tokenizer: Artifact[Tokenizer],

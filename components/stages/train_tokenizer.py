@@ -13,6 +13,7 @@ from ..contract.config import TrainTokenizerConfig
 from ..contract.kinds import CuratedCorpus, Tokenizer, TokenizerQuality
 from ..contract.progress import Progress
 from ..contract.manifest import sha256_file
+from ..corpus.records import curated_files
 from ..errors import UserError
 from ..tokenizer.mbbpe import EOD, PII, SPECIAL, padded_vocab, save_hf, segment_morphemes, train_bpe
 from ..tokenizer.quality import report as tokenizer_report
@@ -37,6 +38,14 @@ def _reference(cfg: TrainTokenizerConfig) -> Path | None:
     return _tokenizer_file(cfg.compare_with, "compare_with")
 
 
+def reused(cfg: TrainTokenizerConfig) -> str | None:
+    """The Tokenizer artifact to take as it is (`reuse`), so a retrained model keeps its champion's vocabulary."""
+    if cfg.reuse == "champion":
+        raise UserError("train_tokenizer.reuse: `champion` is resolved when a pipeline run begins (polyglot-ko run, "
+                        "or begin); give a Tokenizer artifact's URI to run the stage alone")
+    return cfg.reuse
+
+
 def params(cfg: TrainTokenizerConfig) -> dict:
     given, ref = _given(cfg), _reference(cfg)
     p = {"pretrained_sha256": sha256_file(given)} if given else \
@@ -54,10 +63,9 @@ def _row_groups(corpus: Artifact[CuratedCorpus]) -> list[tuple[float, str, int]]
     """Every row group of the corpus's data files as (hash of its name, file, index), in hash order: what the
     sample and the held-out documents are read from. Only the files' footers are read here."""
     units = []
-    for f in corpus.manifest.files_under("data/"):
-        if f.name.endswith(".parquet"):
-            groups = corpus.parquet(f.name).metadata.num_row_groups
-            units += [(_hash01(f"{f.name}#{i}"), f.name, i) for i in range(groups)]
+    for f in curated_files(corpus.manifest):
+        groups = corpus.parquet(f.name).metadata.num_row_groups
+        units += [(_hash01(f"{f.name}#{i}"), f.name, i) for i in range(groups)]
     return sorted(units)
 
 
