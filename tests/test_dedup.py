@@ -162,3 +162,58 @@ def test_the_curate_stage_keeps_what_one_global_pass_keeps_on_the_demo_corpus(tm
     assert cur.stats["dropped"]["near_duplicate"] == int((reason == 2).sum()) > 5
     assert sum(r["duplicates"] for r in rows) == len(cleaned), "every removed document is counted by one kept"
     assert max(r["duplicates"] for r in rows) > 2
+
+
+def test_a_new_generation_keeps_what_one_global_pass_keeps(tmp_path):
+    """curate.base: the documents of a new file, deduplicated against a base corpus, keep what one pass over
+    the base's files and the new one keeps (first occurrence wins, the base's files first): exact copies and near
+    copies of base documents (kept or already dropped), copies within the new file, and new documents. The base's
+    data files are listed, not rewritten."""
+    import gzip
+
+    from components.corpus.records import curated_files
+
+    rng = random.Random(11)
+    docs = [json.loads(line)["text"] for line in gzip.open("data/corpus/python_docs_ko.jsonl.gz", "rt")]
+    docs = [d[:2500] for d in docs if len(d) > 1200][:90]
+    old, new = docs[:60], docs[60:]
+    src = tmp_path / "src"
+    src.mkdir()
+
+    def write(name, rows):
+        (src / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+    write("a.jsonl", [{"id": f"a{i}", "text": d} for i, d in enumerate(old[:30])]
+          + [{"id": "a-copy", "text": old[3]}])                                  # dropped in the base already
+    write("b.jsonl", [{"id": f"b{i}", "text": d} for i, d in enumerate(old[30:])])
+    later = ([{"id": f"c{i}", "text": d} for i, d in enumerate(new)]
+             + [{"id": "c-exact-a", "text": old[5]}, {"id": "c-exact-dropped", "text": old[3]},
+                {"id": "c-near-b", "text": _mutate(old[40], rng, 0.05)}, {"id": "c-exact-c", "text": new[2]},
+                {"id": "c-near-c", "text": _mutate(new[7], rng, 0.05)}])
+    settings = {"world_size": 2, "steps": ["empty"], "minhash_threshold": 0.7, "dedup_buckets": 3}
+
+    def curate(workdir, base=None):
+        cfg = config_from_dict({"collect": {"world_size": 1, "sources": [{"name": "d", "uri": f"{src}/*.jsonl",
+                                                                          "id_field": "id"}]},
+                                "curate": {**settings, "base": base}})
+        ctx = make_context(cfg, workdir, None)
+        raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+        return StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()[0]
+
+    def kept(cur):
+        return [r["id"].split("/", 1)[1] for f in curated_files(cur)
+                for r in pq.read_table(cur.file_uri(f.name)).to_pylist()]
+
+    base = curate(tmp_path / "wd")
+    write("c.jsonl", later)
+    grown = curate(tmp_path / "wd", base=base.uri)
+    once = curate(tmp_path / "once")
+    assert grown.stats["generation"] == 1 and grown.stats["raw_files_curated"] == 1
+    assert kept(grown) == kept(once), "the same documents, in the same order"
+    assert {"c-exact-a", "c-exact-dropped", "c-near-b", "c-exact-c", "c-near-c"}.isdisjoint(kept(grown))
+    assert kept(grown)[:len(kept(base))] == kept(base)
+    base_files = {f.name: f.sha256 for f in base.files if f.name.startswith("data/")}
+    listed = {f.name.split("/", 2)[2]: f.sha256 for f in grown.files if f.name.startswith("@stage/")}
+    assert base_files.items() <= listed.items()
+    assert grown.stats["records_out"] == len(kept(once)) and grown.stats["records_reused"] == len(kept(base))
+    check_accounting("curate", grown.stats)
