@@ -38,11 +38,12 @@ def raw_encode(curated_uri: str, tokenizer_uri: str, batch_chars: int) -> dict:
 
     from components.contract.manifest import read_manifest
     from components.contract.storage import Storage
+    from components.corpus.records import curated_files
 
     curated, tk = (read_manifest(Storage(), u) for u in (curated_uri, tokenizer_uri))
     tok = tokenizers.Tokenizer.from_file(tk.file_uri("tokenizer.json"))
     batches, batch, size = [], [], 0
-    for f in sorted(f.name for f in curated.files if f.name.startswith("data/") and f.name.endswith(".parquet")):
+    for f in (f.name for f in curated_files(curated)):
         for text in pq.read_table(curated.file_uri(f), columns=["text"]).column("text").to_pylist():
             batch.append(text)
             size += len(text)

@@ -217,3 +217,5 @@ def test_a_new_generation_keeps_what_one_global_pass_keeps(tmp_path):
     assert base_files.items() <= listed.items()
     assert grown.stats["records_out"] == len(kept(once)) and grown.stats["records_reused"] == len(kept(base))
     check_accounting("curate", grown.stats)
+    # nothing new since: the base itself, not an empty generation
+    assert curate(tmp_path / "wd", base=grown.uri).uri == grown.uri

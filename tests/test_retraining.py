@@ -7,11 +7,21 @@ from pathlib import Path
 
 import pytest
 
-REUSE = ["curate.base=champion", "train_tokenizer.reuse=champion", "pretrain.init_from=champion"]
+REUSE = ["curate.base=champion", "train_tokenizer.reuse=champion", "pretrain.init_from=champion",
+         "pretrain.train_on=new"]
 
 
 def _write(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def _segments(dataset_uri: str) -> list[dict]:
+    return json.loads(Path(dataset_uri, "segments.json").read_text())["segments"]
+
+
+def _args_of(work: Path, model_uri: str) -> str:
+    """The arguments the pretrain stage gave the trainer (its local launcher writes them beside its output)."""
+    return Path(work, "train", Path(model_uri).name, "train_args.json").read_text()
 
 
 def _losses(model_uri: str) -> list[float]:
@@ -69,6 +79,14 @@ def test_a_scheduled_rerun_with_one_new_file_reuses_the_champions_work(tmp_path)
     assert r2["tokenize"]["tokens_reused"] == tok1.stats["tokens"]
 
     assert r2["pretrain"]["init_from"] == s1["pretrain"]["uri"]
+    # on the new tokens only: the segments the champion's dataset did not hold
+    from training.args import TrainArgs
+    from training.data import open_split
+    args = TrainArgs.from_json(_args_of(work, s2["pretrain"]["uri"]))
+    assert args.datasets[0].exclude == s1["tokenize"]["uri"]
+    new_train = sum(s["train"]["tokens"] for s in _segments(s2["tokenize"]["uri"])
+                    if s["name"] not in {x["name"] for x in _segments(s1["tokenize"]["uri"])})
+    assert len(open_split(args.datasets[0], work / "cache")) == new_train > 0
     # step 1 is logged before any update (the warmup's learning rate is 0 there): the loss of the initial weights.
     # A fresh start is where the champion began; the second run begins about where the champion ended.
     first, second_ = _losses(s1["pretrain"]["uri"]), _losses(s2["pretrain"]["uri"])

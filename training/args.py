@@ -27,6 +27,7 @@ class DatasetRef:
     uri: str                        # a TokenizedDataset artifact: its directory, local or s3://
     weight: float                   # relative share of training samples
     endpoint_url: str | None        # object storage endpoint for s3:// (None: AWS_ENDPOINT_URL)
+    exclude: str | None = None      # a TokenizedDataset whose segments are left out (trained on before)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,9 +91,10 @@ class TrainArgs:
             raise ValueError(f"train_args: {e}") from None
 
 
-def init_from(value: str | None, endpoint_url: str | None) -> str | None:
+def init_from(value: str | None, endpoint_url: str | None, tokenizer: Artifact[Tokenizer]) -> str | None:
     """What the trainer loads for `pretrain.init_from`: a TrainedModel artifact's Hugging Face directory (local,
-    or on object storage: the trainer stages it), else the value as it is (a directory or a hub id)."""
+    or on object storage: the trainer stages it), else the value as it is (a directory or a hub id). A
+    TrainedModel must have been trained with this run's tokenizer: the same row count is not the same vocabulary."""
     if not value:
         return None
     if value == "champion":
@@ -104,10 +106,28 @@ def init_from(value: str | None, endpoint_url: str | None) -> str | None:
     manifest = read_manifest(Storage(endpoint_url), value)
     if manifest is None:
         return value
+    from components.errors import UserError
     if manifest.kind != "TrainedModel":
-        from components.errors import UserError
         raise UserError(f"pretrain.init_from: {value} is a {manifest.kind}, not a TrainedModel")
+    theirs = next((i.digest for i in manifest.inputs if i.role == "tokenizer"), None)
+    if theirs and theirs != tokenizer.digest:
+        raise UserError(f"pretrain.init_from: {value} was trained with tokenizer {theirs[:12]}, this run's is "
+                        f"{tokenizer.digest[:12]}: take its tokenizer (train_tokenizer.reuse) to continue from it")
     return manifest.file_uri("hf")
+
+
+def seen_dataset(cfg: PretrainConfig, endpoint_url: str | None) -> str | None:
+    """With `train_on: new`, the dataset the init_from TrainedModel was trained on (its segments are left out)."""
+    if cfg.train_on != "new" or not cfg.init_from:
+        return None
+    from components.contract.manifest import read_manifest
+    from components.contract.storage import Storage
+    from components.errors import UserError
+    manifest = read_manifest(Storage(endpoint_url), cfg.init_from)
+    if manifest is None or manifest.kind != "TrainedModel":
+        raise UserError(f"pretrain.train_on: new needs init_from to be a TrainedModel artifact (what it was trained "
+                        f"on is in its lineage), not {cfg.init_from}")
+    return next(i.uri for i in manifest.inputs if i.role == "dataset")
 
 
 def build(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
@@ -117,10 +137,11 @@ def build(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer
     """The arguments for training `cfg` on `dataset` (+ cfg.blend) with `tokenizer`'s vocabulary; the keyword
     arguments after the artifacts say where it runs (the launcher decides them)."""
     plan = resolve(cfg)
-    datasets = [DatasetRef(uri=dataset.uri, weight=cfg.dataset_weight, endpoint_url=s3_endpoint_url)]
+    datasets = [DatasetRef(uri=dataset.uri, weight=cfg.dataset_weight, endpoint_url=s3_endpoint_url,
+                           exclude=seen_dataset(cfg, s3_endpoint_url))]
     datasets += [DatasetRef(uri=b.uri, weight=b.weight, endpoint_url=s3_endpoint_url) for b in cfg.blend]
     return TrainArgs(
-        preset=cfg.preset, init_from=init_from(cfg.init_from, s3_endpoint_url), vocab_size=tokenizer.info.padded_vocab, bos_id=BOS_ID,
+        preset=cfg.preset, init_from=init_from(cfg.init_from, s3_endpoint_url, tokenizer), vocab_size=tokenizer.info.padded_vocab, bos_id=BOS_ID,
         eos_id=tokenizer.info.eod_id, attention=cfg.attention, activation_checkpointing=cfg.activation_checkpointing,
         datasets=datasets, seq_length=cfg.seq_length, seed=cfg.seed,
         nodes=cfg.nodes, nproc=cfg.nproc, world_size=plan.world_size, micro_batch_size=cfg.micro_batch_size,

@@ -96,7 +96,14 @@ def _split(ref: DatasetRef, split: str):
     manifest = require_manifest(storage, ref.uri)
     if manifest.kind != "TokenizedDataset":
         raise ValueError(f"{ref.uri}: a {manifest.kind}, not a TokenizedDataset")
-    return storage, manifest, split_of(read_segments(manifest, storage), split)
+    segments = split_of(read_segments(manifest, storage), split)
+    if ref.exclude:       # continued pretraining on what is new: the segments the model has not seen
+        seen = {s.prefix for s in split_of(read_segments(require_manifest(storage, ref.exclude), storage), split)}
+        segments = [s for s in segments if s.prefix not in seen]
+        if not segments:
+            raise ValueError(f"{ref.uri}: every {split} segment is in {ref.exclude}, which the model was trained "
+                             "on; nothing new to train on (pretrain.train_on: all trains on everything)")
+    return storage, manifest, segments
 
 
 def _local(manifest, name: str, cache_dir: Path, entries: dict) -> Path:

@@ -163,6 +163,9 @@ class PretrainConfig:
     activation_checkpointing: bool = False
     # continued pretraining: an HF GPT-NeoX directory or hub id, a TrainedModel artifact's URI, or `champion`
     init_from: str | None = None
+    # with init_from a TrainedModel: `new` trains only on the segments its dataset did not hold (what arrived
+    # since), `all` on the whole dataset again
+    train_on: Literal["all", "new"] = "all"
     dataset_weight: float = 1.0         # share of the pipeline's own tokenized dataset in the blend
     blend: list[BlendSource] = field(default_factory=list)   # more tokenized datasets mixed in by weight
     seed: int = 1234

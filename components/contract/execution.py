@@ -273,10 +273,13 @@ class StageRun:
         return read_manifest(self.ctx.storage, self.uri)
 
     def reused(self) -> Manifest | None:
-        """An artifact the stage's config says to take instead of making one (`reused(cfg)` in the module
-        returns its URI: train-tokenizer's `reuse`), checked to be of the stage's kind."""
+        """An artifact to take instead of making one: `reused(cfg[, <inputs>])` in the module returns its URI
+        (train-tokenizer's `reuse`; curate's base when no raw file is new), checked to be of the stage's kind."""
         fn = getattr(self.module, "reused", None)
-        uri = fn(self.section) if fn else None
+        if fn is None:
+            return None
+        wanted = inspect.signature(fn).parameters
+        uri = fn(self.section, **{r: a for r, a in self.inputs.items() if r in wanted})
         if not uri:
             return None
         manifest = require_manifest(self.ctx.storage, uri)
@@ -291,8 +294,8 @@ class StageRun:
         run_id = None
         if lineage:
             run_id = lineage.start_stage(ctx.parent_run_id, node.name, {"artifact.key": self.key})
-        taken = self.reused()
         try:
+            taken = self.reused()
             if taken:
                 manifest, hit = taken, True
                 ctx.log(f"{node.name}: taking {manifest.uri} as it is ({manifest.kind} {manifest.digest[:12]})")

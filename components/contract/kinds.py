@@ -106,6 +106,7 @@ class CuratedCorpus(Accounted):
     shards: int                     # shards of every generation so far (document numbering)
     records_reused: int             # kept documents that come from the base
     raw_files_curated: int          # raw files this generation read (the new ones, with a base)
+    signature_scheme: str           # the cleaning and signing code: a later generation must match it
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in super().metrics().items() if not k.startswith("cleaning.")}   # settings, not counts

@@ -149,15 +149,26 @@ def verify(storage: Storage, manifest: Manifest, workdir: Path | None = None) ->
 
 
 def ancestry(storage: Storage, manifests: list[Manifest]) -> dict[str, Manifest]:
-    """The given artifacts and every artifact they descend from, by stage name (each read once). A stage reached
-    twice (a retraining takes its champion's tokenizer, whose own ancestry holds an older corpus) is the newer
-    artifact: the one this run made."""
+    """The given artifacts and every artifact they descend from, by stage name (each read once). Later stages
+    are walked first, and a stage's artifact is the first one reached: a retraining takes its champion's
+    tokenizer, whose own ancestry holds an older corpus, yet the corpus is the one its dataset was made from
+    (tokenize is walked before train-tokenizer). The given ones win."""
+    import heapq
+
+    from .graph import STAGES
+    order = {n.name: i for i, n in enumerate(STAGES)}
     out: dict[str, Manifest] = {}
-    todo = list(manifests)
+    todo = [(-order.get(m.stage, len(order)), seq, m) for seq, m in enumerate(manifests)]
+    heapq.heapify(todo)
+    seq = len(todo)
     while todo:
-        m = todo.pop()
-        if m.stage in out and (out[m.stage].uri == m.uri or out[m.stage].created_at >= m.created_at):
+        _, _, m = heapq.heappop(todo)
+        if m.stage in out:
             continue
         out[m.stage] = m
-        todo += [require_manifest(storage, ref.uri) for ref in m.inputs if ref.kind and ref.uri]
+        for ref in m.inputs:
+            if ref.kind and ref.uri:
+                up = require_manifest(storage, ref.uri)
+                heapq.heappush(todo, (-order.get(up.stage, len(order)), seq, up))
+                seq += 1
     return out

@@ -218,6 +218,8 @@ def _cached_uri(stage_name: str, cfg: RunConfig, workdir: Path, results: dict[st
             results[src] = _cached_uri(src, cfg, workdir, results)
         inputs[role] = results[src]
     sr = StageRun(node, make_context(cfg, workdir, None), inputs)
+    if (taken := sr.reused()) is not None:      # the stage takes an existing artifact (train-tokenizer's reuse)
+        return taken.uri
     if sr.existing() is None:
         raise UserError(f"upstream stage {stage_name} has no artifact for this config yet; run the pipeline "
                         f"--until {stage_name} first")

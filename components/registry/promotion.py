@@ -68,12 +68,17 @@ def decide(candidate: Scores, champion: Scores | None, margin: float, tolerance:
 
 
 def current(client, name: str, alias: str = CHAMPION):
-    """The model version holding `alias`, or None."""
+    """The model version holding `alias`, or None when the model or the alias does not exist. Any other error
+    (the registry unreachable, no permission) is raised: a scheduled run must not take it for "no champion" and
+    start from scratch."""
     from mlflow.exceptions import MlflowException
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as e:
+        # MLflow says RESOURCE_DOES_NOT_EXIST for a missing model, INVALID_PARAMETER_VALUE for a missing alias
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def _record(client, name: str, version: str, decision: str, reason: str, by: str) -> None:

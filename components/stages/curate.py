@@ -128,6 +128,23 @@ def _raw_files(manifest: Manifest) -> list[FileEntry]:
                   key=lambda f: file_order(f.name))
 
 
+def signature_scheme() -> str:
+    """What decides a document's cleaned text and its signatures: a base made otherwise cannot be matched."""
+    from importlib.metadata import version
+
+    from ..contract.address import code_version, stable_hash
+    return stable_hash([code_version("components.corpus.dedup"), code_version("components.corpus.cleaning"),
+                        version("rensa")])[:16]
+
+
+def reused(cfg: CurateConfig, *, raw: Artifact[RawCorpus]) -> str | None:
+    """The base itself when the raw corpus holds nothing new since it: no empty generation."""
+    if not cfg.base or cfg.base == "champion":
+        return None
+    base = base_of(cfg, raw, raw.storage, cfg.base.rstrip("/").rsplit("/", 1)[0])
+    return base.uri if base.manifest is not None and not base.new_raw else None
+
+
 def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: str) -> Base:
     """The base this run builds on, from `curate.base` (deterministic: every task of the run decides alike)."""
     everything = _raw_files(raw.manifest)
@@ -146,6 +163,8 @@ def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: st
         info = kinds_read(manifest)
     except StageFailed:
         return Base(None, None, everything, 0, f"base {cfg.base} was made by an older version")
+    if info.signature_scheme != signature_scheme():
+        return Base(None, None, everything, 0, f"base {cfg.base} was cleaned and signed by other code")
     # compared as the manifest stores them (JSON: tuples become lists)
     ours = json.loads(json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_SETTINGS}))
     theirs = {k: v for k, v in manifest.params.items() if k not in _NOT_SETTINGS and k != "needs"}
@@ -154,12 +173,16 @@ def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: st
         return Base(None, None, everything, 0, f"base {cfg.base} was curated with other settings ({changed})")
     raw_input = next(i for i in manifest.inputs if i.role == "raw")
     base_raw = require_manifest(storage, raw_input.uri)
+    try:
+        base_records = kinds_read(base_raw).records_out
+    except StageFailed:
+        return Base(None, None, everything, 0, f"base {cfg.base}'s raw corpus was made by an older version")
     before, now = {f.name for f in _raw_files(base_raw)}, {f.name for f in everything}
     if not before <= now:
         return Base(None, None, everything, 0, f"{len(before - now)} raw files of base {cfg.base} are gone or "
                                                "changed")
     new = [f for f in everything if f.name not in before]
-    return Base(manifest, info, new, kinds_read(base_raw).records_out,
+    return Base(manifest, info, new, base_records,
                 f"base {cfg.base}: {len(new)} new raw files")
 
 
@@ -268,12 +291,15 @@ def bucket(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, steps: 
     _save(out.dir / "dedup" / f"band-{k:05d}.npy", band)
     out.adopted += publish_dir(out.storage, out.dir / "dedup", out.uri, prefix=f"dedup/g{base.generation:04d}")
     earlier = [f for f in _base_files(base, "dedup") if f.name.endswith(f"-{k:05d}.npy")]
+    old_exact, old_band = [], []
     for f in earlier:
         arr = np.load(io.BytesIO(out.storage.read_bytes(base.manifest.file_uri(f.name))), allow_pickle=False)
+        # only the earlier rows that can pair with a new one: the same hash word, the same band key
         if "/exact-" in f.name:
-            exact = np.concatenate([arr.astype(SIG_EXACT), exact])
+            old_exact.append(arr[np.isin(arr["lo"], exact["lo"])].astype(SIG_EXACT))
         else:
-            band = np.concatenate([arr.astype(SIG_BAND), band])
+            old_band.append(arr[np.isin(arr["key"], band["key"])].astype(SIG_BAND))
+    exact, band = np.concatenate(old_exact + [exact]), np.concatenate(old_band + [band])
     copies = exact_pairs(exact["hi"], exact["lo"], exact["node"])
     edges = band_edges(band["key"], band["node"], band["lo"] if cfg.dedup else None)
     # pairs among earlier documents were decided by their generation: only those that reach a new one remain
@@ -450,6 +476,7 @@ def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list
         cleaning=Cleaning(steps=list(cfg.steps), url=cfg.url, max_repeat=cfg.max_repeat, exact_dedup=cfg.dedup,
                           near_dedup=cfg.near_dedup, minhash_threshold=cfg.minhash_threshold),
         base=base.uri, base_reason=base.reason, generation=base.generation, shards=base.offset + cfg.world_size,
+        signature_scheme=signature_scheme(),
         records_reused=base.info.records_out if base.info else 0, raw_files_curated=len(base.new_raw))
     out.reports += write_data_card(out.dir, cfg, stats, lengths, PLOT_BINS)
     (out.dir / LENGTHS).write_text(json.dumps({s: v.tolist() for s, v in lengths.items()}), encoding="utf-8")
