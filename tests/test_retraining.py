@@ -29,7 +29,7 @@ def _losses(model_uri: str) -> list[float]:
 
 
 @pytest.mark.slow
-def test_a_scheduled_rerun_with_one_new_file_reuses_the_champions_work(tmp_path):
+def test_a_scheduled_rerun_with_one_new_file_reuses_the_champions_work(tmp_path, capsys):
     from mlflow import MlflowClient
 
     from components.contract.manifest import read_manifest
@@ -73,6 +73,9 @@ def test_a_scheduled_rerun_with_one_new_file_reuses_the_champions_work(tmp_path)
         cur2.stats["records_in"] - cur1.stats["records_in"] == len(rows) - 2400 + 1
 
     assert s2["train-tokenizer"]["uri"] == s1["train-tokenizer"]["uri"], "the champion's tokenizer, as it is"
+    from components.contract.summary import print_summary
+    print_summary(second)
+    assert "train-tokenizer  taken" in capsys.readouterr().out
     assert r2["train-tokenizer"]["reused_from"] == s1["train-tokenizer"]["uri"]
     tok1 = read_manifest(storage, s1["tokenize"]["uri"])
     assert r2["tokenize"]["segments_reused"] == tok1.stats["segments"] and r2["tokenize"]["segments_made"] >= 1

@@ -108,7 +108,9 @@ def print_summary(s: dict) -> None:
     timings = s.get("timings", {})
     for name, info in s.get("stages", {}).items():
         secs, hit = timings.get(name, (info.get("seconds") or 0.0, False))
-        out.append(f"  {name:<16} {'cache hit' if hit else 'ran':<10} {secs:7.1f}s  digest {info['digest']}")
+        taken = bool(s.get("reuse", {}).get(name, {}).get("reused_from"))     # an earlier run's artifact, as it is
+        how = "taken" if taken else "cache hit" if hit else "ran"
+        out.append(f"  {name:<16} {how:<10} {secs:7.1f}s  digest {info['digest']}")
     for line in reuse_lines(s.get("reuse", {})):
         out.append(line)
     if "records" in s:
