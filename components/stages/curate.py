@@ -34,6 +34,7 @@ from ..contract.artifact import Artifact, Output, Part, Shard
 from ..contract.config import CurateConfig
 from ..contract.execution import merge_counts
 from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
+from ..contract.kinds import read as read_kind
 from ..contract.manifest import STAGE_PREFIX, FileEntry, Manifest, publish_dir, require_manifest
 from ..contract.progress import Progress
 from ..corpus.cleaning import Cleaner, tally
@@ -160,7 +161,7 @@ def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: st
         raise UserError(f"curate.base: {cfg.base} is not under this run's {stage_root}/ (its files are listed, "
                         "not copied, so it must live beside the new corpus)")
     try:
-        info = kinds_read(manifest)
+        info = read_kind(manifest)
     except StageFailed:
         return Base(None, None, everything, 0, f"base {cfg.base} was made by an older version")
     if info.signature_scheme != signature_scheme():
@@ -174,7 +175,7 @@ def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: st
     raw_input = next(i for i in manifest.inputs if i.role == "raw")
     base_raw = require_manifest(storage, raw_input.uri)
     try:
-        base_records = kinds_read(base_raw).records_out
+        base_records = read_kind(base_raw).records_out
     except StageFailed:
         return Base(None, None, everything, 0, f"base {cfg.base}'s raw corpus was made by an older version")
     before, now = {f.name for f in _raw_files(base_raw)}, {f.name for f in everything}
@@ -184,11 +185,6 @@ def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: st
     new = [f for f in everything if f.name not in before]
     return Base(manifest, info, new, base_records,
                 f"base {cfg.base}: {len(new)} new raw files")
-
-
-def kinds_read(manifest: Manifest):
-    from ..contract import kinds
-    return kinds.read(manifest)
 
 
 def _base_files(base: Base, top: str) -> list[FileEntry]:
