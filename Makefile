@@ -7,7 +7,8 @@ TOOLS_VENV := .venv-tools
 WORKDIR ?= workdir
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 
-.PHONY: drills demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env postgres
+.PHONY: drills demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env postgres images \
+	rehearsal
 
 env: $(VENV)/.installed
 airflow-env: $(AIRFLOW_VENV)/.installed
@@ -46,7 +47,19 @@ postgres:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "PostgreSQL not installed: the MLflow server tests fall back to SQLite"
 
-test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed postgres
+# The images, with podman (installed when missing) and a base from Debian's packages where no registry base can
+# be pulled: polyglot-ko-cpu:0.1.0 (the CUDA image where its base is available).
+images:
+	$(PYTHON) images/build.py
+
+# The cluster path in containers: configs/polyglot-ko-1.3b.yaml at a tiny size, the Airflow DAG's pods through
+# `podman kube play`, the TrainJob's node pods (one killed and resumed), the KFP pipeline on DockerRunner,
+# against SeaweedFS and an MLflow server (PostgreSQL, basic auth) on loopback. tests/rehearsal.py says what runs.
+rehearsal: $(VENV)/.installed $(AIRFLOW_VENV)/.installed postgres images
+	$(VENV)/bin/python tests/rehearsal.py --workdir $(WORKDIR)/rehearsal
+
+# Everything, the image and the rehearsal included (tests/test_rehearsal.py).
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed postgres images
 	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests
 
 test-fast: $(VENV)/.installed

@@ -1,7 +1,14 @@
 # Pretraining (and GPU evaluation) on GPU nodes: PyTorch CUDA 12.8 build, DeepSpeed, FlashAttention 2.
 #   podman build -f images/cuda.Dockerfile -t ghcr.io/<you>/polyglot-ko-train-cuda:0.1.0 .
 # Training pods run `torchrun -m training.train --args s3://...` (training/k8s/jobs.py); tasks `polyglot-ko ...`.
-FROM docker.io/nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04 AS build
+ARG BASE=docker.io/nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04
+ARG RUNTIME_BASE=docker.io/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+FROM ${BASE} AS build
+# pip's own variables, as in cpu.Dockerfile: a mirror or a wheelhouse the build passes
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_FIND_LINKS
+ARG PIP_CERT
 ARG FLASH_ATTN_VERSION=2.8.3
 # Ubuntu's packages follow the pinned base image release; their point versions are not pinned separately.
 # hadolint ignore=DL3008
@@ -18,7 +25,7 @@ RUN python3.12 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir -c requirements.lock . \
  && MAX_JOBS=8 /opt/venv/bin/pip install --no-cache-dir --no-build-isolation "flash-attn==${FLASH_ATTN_VERSION}"
 
-FROM docker.io/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+FROM ${RUNTIME_BASE}
 # hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends python3.12 \
  && rm -rf /var/lib/apt/lists/* \

@@ -20,8 +20,9 @@ _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 
 
 class FakeKube(LoopbackServer):
-    def __init__(self, controller):
+    def __init__(self, controller, tls: tuple[str, str] | None = None, token: str | None = None):
         self.controller = controller          # controller(fake, obj) -> None, called on create
+        self.token = token                    # when set, a request without this bearer token is refused (401)
         self.objects: dict[tuple, dict] = {}
         self.pods: dict[str, list[dict]] = {}  # label selector value (job name) -> pod dicts
         self.requests: list[tuple[str, str]] = []
@@ -36,6 +37,15 @@ class FakeKube(LoopbackServer):
             def _status(self, code: int, reason: str, msg: str) -> None:
                 self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
                                   "message": msg, "code": code})
+
+            def parse_request(self):
+                if not super().parse_request():
+                    return False
+                if fake.token and self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    self.close_connection = True
+                    self._status(401, "Unauthorized", "no valid service account token")
+                    return False
+                return True
 
             def do_POST(self):
                 fake.requests.append(("POST", self.path))
@@ -78,12 +88,14 @@ class FakeKube(LoopbackServer):
                     return self._status(404, "NotFound", f"{m['name']} not found")
                 self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
-        self.serve(Handler)
+        self.serve(Handler, tls)
 
     def client(self):
         from kubernetes import client
         cfg = client.Configuration()
         cfg.host = self.host
+        if self.token:
+            cfg.api_key = {"authorization": f"Bearer {self.token}"}
         return client.ApiClient(cfg)
 
     def set_status(self, obj: dict, cond_type: str, reason: str = "", message: str = "") -> None:

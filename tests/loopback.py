@@ -25,13 +25,25 @@ class JsonHandler(BaseHTTPRequestHandler):
 class LoopbackServer:
     """Serves `handler` on 127.0.0.1 (a free port) from a thread, inside a `with` block."""
 
-    def serve(self, handler: type) -> None:
+    def serve(self, handler: type, tls: tuple[str, str] | None = None) -> None:
+        """`tls`: (certificate, key) files: serve HTTPS, as an API server does."""
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.scheme = "http"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def host(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self):
         self.thread.start()

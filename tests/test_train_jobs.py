@@ -49,7 +49,7 @@ def test_published_configs_generate_valid_gpu_jobs(size, launcher):
         t = job["spec"]["trainer"]
         assert (t["numNodes"], t["numProcPerNode"]) == (32, 8)
         assert t["resourcesPerNode"]["limits"]["nvidia.com/gpu"] == "8"
-        assert job["spec"]["runtimeRef"]["name"] == "torch-distributed"
+        assert job["spec"]["runtimeRef"]["name"] == "polyglot-ko-torch", "infra/trainer's runtime"
         assert rj_name(job) == "node" and spec["containers"][0]["name"] == "node", "the runtime's own names"
     else:
         specs = job["spec"]["pytorchReplicaSpecs"]

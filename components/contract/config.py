@@ -118,7 +118,9 @@ class KubernetesConfig:
     """Where pretraining runs when `pretrain.launcher` is trainjob or pytorchjob (one pod per node)."""
     namespace: str = "polyglot-ko"
     image: str = "ghcr.io/polyglot-ko/train-cuda:0.1.0"   # images/cuda.Dockerfile, pushed to your registry
-    runtime: str = "torch-distributed"  # the Kubeflow Trainer ClusterTrainingRuntime a TrainJob refers to
+    # the Kubeflow Trainer ClusterTrainingRuntime a TrainJob refers to: infra/trainer's, which restarts every node
+    # when one fails (upstream's torch-distributed has no failure policy: one failed pod fails the job)
+    runtime: str = "polyglot-ko-torch"
     service_account: str = "polyglot-ko-trainer"
     gpu_resource: str = "nvidia.com/gpu"
     cpu: str = "48"                     # per node (pod)
@@ -135,7 +137,7 @@ class KubernetesConfig:
     mlflow_secret: str | None = "polyglot-ko-mlflow"    # Secret with MLFLOW_TRACKING_USERNAME / _PASSWORD
     env: dict[str, str] = field(default_factory=dict)   # extra environment (NCCL settings and the like)
     termination_grace_s: int = 600      # SIGTERM -> checkpoint -> exit must fit in this
-    max_restarts: int = 3               # PyTorchJob backoffLimit (TrainJob: the JobSet's failure policy)
+    max_restarts: int = 3               # PyTorchJob backoffLimit (TrainJob: infra/trainer's maxRestarts)
     poll_s: float = 15.0                # how often the watcher reads the job's status
 
 

@@ -5,7 +5,8 @@ Standard library only: the Airflow environment imports this module without the p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class StageNode:
     resources: Resources = field(default_factory=Resources)
     # A config setting that changes what the stage's pod needs: (dotted key, {value: resources for that value}).
     resources_by: tuple[str, dict[str, Resources]] | None = None
+    # A stage that loads the trained model: its pod's memory is (times the weights in the export dtype, GiB more),
+    # from the preset, rather than a fixed figure that is too small for 12.8B and wasteful for 1.3B.
+    holds_model: tuple[float, float] | None = None
 
     @property
     def module(self) -> str:
@@ -80,10 +84,13 @@ STAGES: tuple[StageNode, ...] = (
     StageNode("pretrain", "TrainedModel", {"dataset": "tokenize", "tokenizer": "train-tokenizer"},
               resources=Resources(cpu="8", memory="64Gi", gpus=8, image="cuda"),
               resources_by=("pretrain.launcher", {"trainjob": COORDINATOR, "pytorchjob": COORDINATOR})),
+    # evaluate: the weights once (moved to the GPU, or run on the CPU) and lm-eval's data; register: the weights
+    # loaded, then written again by MLflow (safetensors takes contiguous copies)
     StageNode("evaluate", "EvalReport", {"model": "pretrain", "dataset": "tokenize"},
-              resources=Resources(cpu="4", memory="32Gi", gpus=1, image="cuda"),
-              resources_by=("evaluate.device", {"cpu": Resources(cpu="4", memory="16Gi", gpus=0, image="cpu")})),
-    StageNode("register", "RegisteredModel", {"model": "pretrain", "report": "evaluate"}),
+              resources=Resources(cpu="4", gpus=1, image="cuda"),
+              resources_by=("evaluate.device", {"cpu": Resources(cpu="4", gpus=0, image="cpu")}),
+              holds_model=(1.5, 6)),
+    StageNode("register", "RegisteredModel", {"model": "pretrain", "report": "evaluate"}, holds_model=(2.0, 3)),
 )
 
 
@@ -110,12 +117,31 @@ def setting(cfg, dotted: str):
     return value
 
 
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def weights_bytes(cfg) -> int:
+    """The exported model's weights: the preset's parameters (embedding padded as the tokenizer pads it) in
+    pretrain.export_dtype."""
+    from training.presets import PRESETS     # standard library only, like this module
+
+    preset = PRESETS.get(cfg.pretrain.preset)
+    if preset is None:        # the config check names the bad preset; nothing to size here
+        return 0
+    vocab = -(-(cfg.train_tokenizer.vocab_size + 8) // 128) * 128      # learned + special tokens, to 128
+    return preset.param_count(vocab) * DTYPE_BYTES[cfg.pretrain.export_dtype]
+
+
 def resources(node: StageNode, cfg) -> Resources:
     """What the stage's task needs under a run config (`cfg`: a RunConfig)."""
+    res = node.resources
     if node.resources_by:
         key, choices = node.resources_by
-        return choices.get(setting(cfg, key), node.resources)
-    return node.resources
+        res = choices.get(setting(cfg, key), node.resources)
+    if node.holds_model:
+        times, extra = node.holds_model
+        res = replace(res, memory=f"{math.ceil(times * weights_bytes(cfg) / 2**30 + extra)}Gi")
+    return res
 
 
 def task_name(stage: str, suffix: str = "") -> str:

@@ -49,7 +49,7 @@ def run_kobest(model_dir: Path, cfg: EvaluateConfig, workdir: Path) -> tuple[dic
         results = {}
         for shots in cfg.shots:
             res = lm_eval.simple_evaluate(
-                model="hf", model_args=f"pretrained={model_dir},dtype=float32", tasks=names,
+                model="hf", model_args=f"pretrained={model_dir},dtype=auto", tasks=names,
                 num_fewshot=shots, limit=cfg.limit, batch_size=cfg.batch_size, device=cfg.device,
                 task_manager=manager, random_seed=0, numpy_random_seed=1234, torch_random_seed=1234,
                 fewshot_random_seed=FEWSHOT_SEED, log_samples=False)
@@ -77,7 +77,7 @@ def validation_perplexity(model_dir: Path, validation, seq_length: int, max_toke
     from transformers import AutoModelForCausalLM
 
     tokens = np.asarray(validation[: max_tokens + 1], dtype=np.int64)
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype="auto").eval()
     nll, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(tokens) - 1, seq_length):
@@ -96,7 +96,7 @@ def generate(model_dir: Path, prompts: list[str], max_new_tokens: int) -> list[d
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
     tok = PreTrainedTokenizerFast.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype="auto").eval()
     out = []
     for p in prompts:
         ids = tok(p, return_tensors="pt").input_ids

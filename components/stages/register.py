@@ -32,7 +32,6 @@ NEEDS = {"tokenizer_from": "train_tokenizer.reuse"}
 def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[EvalReport],
         tokenizer_from: str | None, out: Output) -> RegisteredModel:
     import mlflow
-    import torch
     from huggingface_hub import ModelCard
     from mlflow import MlflowClient
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
@@ -56,7 +55,8 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     (out.dir / "README.md").write_text(card, encoding="utf-8")
 
     set_process_uri(out.tracking_uri)
-    weights = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    # in the export's own dtype (config.json): 12.8B in float16 is 25.8 GB, twice that in float32
+    weights = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype="auto")
     tok = PreTrainedTokenizerFast.from_pretrained(str(model_dir))
     with mlflow.start_run(run_id=out.run_id):
         info = mlflow.transformers.log_model(

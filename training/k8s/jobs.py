@@ -54,7 +54,8 @@ def pod_spec_settings(cfg, p: Placement) -> dict:
 
 
 def trainjob(cfg, args_uri: str, name: str, endpoint_url: str | None = None, mlflow_uri: str | None = None) -> dict:
-    """A Kubeflow Trainer v2 TrainJob on the `torch-distributed` runtime, pod settings as a runtime patch."""
+    """A Kubeflow Trainer v2 TrainJob on infra/trainer's runtime (pretrain.kubernetes.runtime), pod settings as a
+    runtime patch."""
     k = cfg.kubernetes
     p = trainer_placement(cfg, endpoint_url, mlflow_uri)
     _, mounts = volumes(cfg, p)

@@ -1,0 +1,490 @@
+"""`make rehearsal`: the cluster path run for real, in containers from the image `make images` built.
+
+`configs/polyglot-ko-1.3b.yaml` itself, with only size overrides (SIZE below), against SeaweedFS (S3) and an
+MLflow server run from the image as infra/base/mlflow.yaml runs it (PostgreSQL backend, basic authentication,
+artifacts in S3), all on 127.0.0.1:
+
+1. the same config run locally (this environment, no containers) up to tokenize: the digests to match;
+2. every pod the Airflow cluster DAG renders, in graph order, through `podman kube play`: the rendered spec with
+   host networking, a podman volume for the checkpoint claim and what a kubelet adds (Secrets resolved, the
+   service account's token and CA), nothing else changed;
+3. the pretrain pod submits its TrainJob to the Kubernetes API stand-in (HTTPS, service account token), which
+   runs the pods Kubeflow Trainer's torch runtime would create (tests/trainer_runtime.py): two nodes of one
+   process each, rendezvous on 127.0.0.1, the shared checkpoint volume; one node's container is killed after
+   the first checkpoint and the runtime's failure policy restarts both, which resume from it;
+4. the compiled KFP cluster pipeline through kfp's DockerRunner on podman's Docker-compatible socket (every
+   stage a cache hit on the artifacts step 2 made: the KFP code path over the same content addresses);
+5. checks: the registered model's lineage reaches every upstream artifact; the data artifacts' digests equal
+   the local run's; `polyglot-ko clean` gives the same bytes in the image as here.
+
+Run as `python tests/rehearsal.py [--workdir DIR] [--keep]`; it starts and stops everything it uses.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from containers import IMAGE, ROOT, ContainerError, Podman, ServiceAccount, as_local_pod, engine_available, \
+    service_account_files  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+CONFIG = ROOT / "configs" / "polyglot-ko-1.3b.yaml"
+RUN_ID = "manual__rehearsal"
+AIRFLOW_RUN_KEY = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
+BUCKET = "polyglot-ko"                 # the config's own: s3://polyglot-ko/raw/..., s3://polyglot-ko/artifacts
+MLFLOW_BUCKET = "mlflow"
+CHECKPOINT_CLAIM = "polyglot-ko-checkpoints"
+
+# Only sizes change (and what a CPU host needs instead of GPUs); every other setting is the published config's.
+SIZE = {
+    "collect": {"world_size": 4},
+    "curate": {"world_size": 4, "dedup_buckets": 4},
+    "train_tokenizer": {"vocab_size": 2000, "sample_chars": 1_000_000},
+    "tokenize": {"world_size": 4, "validation_fraction": 0.05},
+    "pretrain": {"preset": "micro", "device": "cpu", "nodes": 2, "nproc": 1, "seq_length": 64,
+                 "micro_batch_size": 4, "global_batch_tokens": 512, "train_tokens": None, "steps": 300,
+                 "warmup_steps": 10, "checkpoint_every": 100, "log_every": 50, "precision": "fp32",
+                 "timeout_s": 1800,
+                 "kubernetes": {"image": IMAGE, "cpu": "1", "memory": "4Gi", "shm_size": "1Gi", "poll_s": 1.0,
+                                # gloo on the loopback interface: every "node" shares the host's network
+                                "env": {"NCCL_DEBUG": "WARN", "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}}},
+    "evaluate": {"device": "cpu", "shots": [0], "limit": 4, "batch_size": 8, "perplexity_max_tokens": 2000,
+                 "max_new_tokens": 8},
+    "cluster": {"cpu_image": IMAGE, "cuda_image": IMAGE},
+}
+
+
+def log(msg: str) -> None:
+    print(f"[rehearsal] {msg}", flush=True)
+
+
+def deep_update(base: dict, patch: dict) -> dict:
+    for k, v in patch.items():
+        base[k] = deep_update(dict(base.get(k) or {}), v) if isinstance(v, dict) else v
+    return base
+
+
+# ------------------------------------------------------------------------------------------ the corpus
+
+
+def corpus_files() -> dict[str, bytes]:
+    """A small Korean corpus in the config's own formats, from the bundled sample: object key -> bytes.
+    web: the Korean Python docs as HTML pages in gzipped WARC files; news: NSMC reviews as zstd JSONL;
+    wiki: KLUE sentences as Parquet. Deterministic, so every rehearsal uploads the same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import zstandard
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    data = ROOT / "data" / "corpus"
+    docs = [json.loads(line) for line in gzip.open(data / "python_docs_ko.jsonl.gz", "rt", encoding="utf-8")]
+    reviews = [json.loads(line) for line in gzip.open(data / "nsmc_reviews.jsonl.gz", "rt", encoding="utf-8")]
+    klue = pq.read_table(data / "klue_ner_dev.parquet").to_pylist()
+    out: dict[str, bytes] = {}
+    for part in range(4):
+        buf = io.BytesIO()
+        writer = WARCWriter(buf, gzip=True)
+        for doc in docs[part::4]:
+            paragraphs = "".join(f"<p>{p}</p>" for p in doc["text"].split("\n") if p.strip())
+            html = (f"<html><head><title>{doc['id']}</title></head><body><nav>메뉴</nav><article>{paragraphs}"
+                    f"</article></body></html>").encode()
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            record = writer.create_warc_record(f"https://docs.python.org/ko/{doc['id']}", "response",
+                                               payload=io.BytesIO(html), http_headers=headers,
+                                               warc_headers_dict={"WARC-Date": "2026-01-01T00:00:00Z"})
+            writer.write_record(record)
+        out[f"raw/web/docs-{part}.warc.gz"] = buf.getvalue()
+    for part in range(3):
+        lines = "".join(json.dumps({"id": f"nsmc-{r['review_id']}", "text": r["review"]}, ensure_ascii=False) + "\n"
+                        for r in reviews[part * 2000:(part + 1) * 2000])
+        out[f"raw/news/reviews-{part}.jsonl.zst"] = zstandard.ZstdCompressor(level=3).compress(lines.encode())
+    for part in range(2):
+        rows = klue[part * 2500:(part + 1) * 2500]
+        table = pa.table({"id": [r["guid"] for r in rows], "text": [r["sentence"] for r in rows]})
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        out[f"raw/wiki/klue-{part}.parquet"] = buf.getvalue()
+    return out
+
+
+# ------------------------------------------------------------------------------------------ services
+
+
+class Services:
+    """SeaweedFS and PostgreSQL on loopback (this host), the MLflow server in a container from the image."""
+
+    def __init__(self, work: Path, podman: Podman):
+        from services import PostgresServer, SeaweedS3
+
+        self.work, self.podman = work, podman
+        self.s3 = SeaweedS3(work / "s3")
+        self.pg = PostgresServer(work / "postgres")
+        self.admin = ("admin", secrets.token_urlsafe(12))
+        self.pipeline = ("pipeline", secrets.token_urlsafe(12))
+        self.mlflow_port = None
+
+    def start(self, stack: contextlib.ExitStack) -> "Services":
+        from services import ACCESS_KEY, SECRET_KEY, free_port
+
+        self.s3.start()
+        stack.callback(self.s3.stop)
+        s3 = self.s3.client()
+        for bucket in (BUCKET, MLFLOW_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        self.keys = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+        self.pg.start()
+        stack.callback(self.pg.stop)
+        self.mlflow_port = free_port()
+        stack.callback(lambda: self.podman("rm", "-f", "-t", "5", "polyglot-ko-mlflow", check=False))
+        self._start_mlflow()
+        self._add_pipeline_user()
+        return self
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
+
+    def _start_mlflow(self) -> None:
+        """infra/base/mlflow.yaml's container, its Secrets and ConfigMap values filled in, on loopback."""
+        deployment = next(d for d in yaml.safe_load_all((ROOT / "infra" / "base" / "mlflow.yaml").read_text())
+                          if d["kind"] == "Deployment")
+        (c,) = deployment["spec"]["template"]["spec"]["containers"]
+        auth = self.work / "mlflow-auth"
+        auth.mkdir(parents=True, exist_ok=True)
+        (auth / "basic_auth.ini").write_text(
+            "[mlflow]\ndefault_permission = READ\n"
+            f"database_uri = {self.pg.uri}\nadmin_username = {self.admin[0]}\nadmin_password = {self.admin[1]}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+        auth.chmod(0o755)
+        (auth / "basic_auth.ini").chmod(0o644)
+        values = {"MLFLOW_BACKEND_STORE_URI": self.pg.uri, "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{MLFLOW_BUCKET}/",
+                  "MLFLOW_S3_ENDPOINT_URL": self.s3.endpoint, **self.keys}
+        env = {e["name"]: e.get("value", values.get(e["name"])) for e in c["env"]}
+        args = []
+        for a in c["args"]:
+            for k, v in env.items():
+                a = a.replace(f"$({k})", v)
+            if a.startswith("--host="):
+                a = "--host=127.0.0.1"                  # loopback only: the pod network is the host's here
+            elif a.startswith("--port="):
+                a = f"--port={self.mlflow_port}"
+            elif a.startswith("--allowed-hosts="):
+                a += f",127.0.0.1:{self.mlflow_port},localhost:{self.mlflow_port}"
+            elif a.startswith("--workers="):
+                a = "--workers=1"
+            args.append(a)
+        mount = next(m["mountPath"] for m in c["volumeMounts"] if m["name"] == "auth")
+        cmd = ["run", "-d", "--name", "polyglot-ko-mlflow", "--network", "host", "--read-only",
+               "--tmpfs", "/tmp:rw,mode=1777", "--user", "10001:10001", "--cap-drop", "ALL",
+               "--security-opt", "no-new-privileges", "-v", f"{auth}:{mount}:ro", "--label", "polyglot-ko.org/rehearsal=1",
+               "--entrypoint", c["command"][0]]
+        for k, v in env.items():
+            cmd += ["-e", f"{k}={v}"]
+        self.podman("rm", "-f", "polyglot-ko-mlflow", check=False)
+        self.podman(*cmd, IMAGE, *c["command"][1:], *args)
+        deadline = time.time() + 120
+        import urllib.request
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.mlflow_uri + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        log(f"MLflow server (container, PostgreSQL, basic auth, S3 artifacts) at {self.mlflow_uri}")
+                        return
+            except OSError:
+                time.sleep(1)
+        logs = self.podman("logs", "polyglot-ko-mlflow", check=False)
+        raise ContainerError(f"the MLflow container did not come up:\n{(logs.stdout + logs.stderr)[-3000:]}")
+
+    def _add_pipeline_user(self) -> None:
+        """The pipeline's own account (infra/README.md: the polyglot-ko-mlflow Secret), created by the admin."""
+        import base64
+        import urllib.request
+
+        body = json.dumps({"username": self.pipeline[0], "password": self.pipeline[1]}).encode()
+        req = urllib.request.Request(self.mlflow_uri + "/api/2.0/mlflow/users/create", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": "Basic " +
+                                              base64.b64encode(":".join(self.admin).encode()).decode()})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            assert r.status == 200
+
+    def pipeline_env(self) -> dict[str, str]:
+        return {"MLFLOW_TRACKING_USERNAME": self.pipeline[0], "MLFLOW_TRACKING_PASSWORD": self.pipeline[1]}
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+class Rehearsal:
+    def __init__(self, work: Path, kfp: bool = True, local: bool = True):
+        self.work, self.kfp, self.local = work, kfp, local
+        self.podman = Podman(work)
+        self.times: dict[str, float] = {}
+        self.problems: list[str] = []
+
+    def timed(self, name: str):
+        start = time.time()
+
+        @contextlib.contextmanager
+        def cm():
+            yield
+            self.times[name] = time.time() - start
+            log(f"{name}: {self.times[name]:.0f} s")
+        return cm()
+
+    def config(self) -> Path:
+        data = yaml.safe_load(CONFIG.read_text())
+        deep_update(data, SIZE)
+        deep_update(data, {"s3_endpoint_url": self.svc.s3.endpoint,
+                           "cluster": {"mlflow_tracking_uri": self.svc.mlflow_uri}})
+        path = self.work / "polyglot-ko-1.3b.rehearsal.yaml"
+        path.write_text("# configs/polyglot-ko-1.3b.yaml with the rehearsal's size overrides (tests/rehearsal.py)\n"
+                        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        return path
+
+    def run(self) -> int:
+        why = engine_available()
+        if why:
+            raise SystemExit(f"rehearsal: {why}")
+        self.work.mkdir(parents=True, exist_ok=True)
+        total = time.time()
+        with contextlib.ExitStack() as stack:
+            stack.callback(self.podman.cleanup)
+            self.podman.cleanup()
+            with self.timed("services"):
+                self.svc = Services(self.work, self.podman).start(stack)
+            os.environ.update({"AWS_ENDPOINT_URL": self.svc.s3.endpoint, **self.svc.keys})
+            from components.contract.storage import _client
+            _client.cache_clear()
+            self.config_path = self.config()
+            with self.timed("upload corpus"):
+                s3 = self.svc.s3.client()
+                files = corpus_files()
+                for key, body in files.items():
+                    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+                log(f"uploaded {len(files)} files ({sum(map(len, files.values())) / 1e6:.1f} MB) to the config's "
+                    f"globs under s3://{BUCKET}/raw/")
+            if self.local:
+                with self.timed("local run (to tokenize)"):
+                    self.local_digests = self.run_local()
+            with self.timed("airflow pods"):
+                self.handoff = self.run_airflow()
+            self.check_lineage()
+            if self.local:
+                self.check_digests()
+            if self.kfp:
+                with self.timed("kfp DockerRunner"):
+                    self.run_kfp()
+            with self.timed("clean in the image"):
+                self.check_clean()
+        self.times["total"] = time.time() - total
+        log("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.times.items()))
+        (self.work / "rehearsal.json").write_text(json.dumps({"times": self.times, "problems": self.problems,
+                                                              **getattr(self, "report", {})}, indent=2))
+        if self.problems:
+            for p in self.problems:
+                log(f"FAILED: {p}")
+            return 1
+        log("passed")
+        return 0
+
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.problems.append(what)
+        log(("ok: " if ok else "FAILED: ") + what)
+
+    # -------------------------------------------------------------------------------------------- local
+
+    def run_local(self) -> dict[str, str]:
+        """The same config on this host, in-process (artifacts on local disk, MLflow in SQLite)."""
+        from components.contract.runner import run_pipeline
+
+        env = {"MLFLOW_TRACKING_URI": f"sqlite:///{self.work / 'local' / 'mlflow.db'}"}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            (self.work / "local").mkdir(parents=True, exist_ok=True)
+            summary = run_pipeline(str(self.config_path), self.work / "local",
+                                   [f"artifact_root={self.work / 'local' / 'artifacts'}"], until="tokenize",
+                                   log=lambda m: None)
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return {stage: s["digest"] for stage, s in summary["stages"].items()}
+
+    # -------------------------------------------------------------------------------------------- Airflow
+
+    def run_airflow(self) -> dict[str, str]:
+        from airflow_render import graph_order, render
+        from components.contract.storage import Storage
+        from kube_api import FakeKube
+        from trainer_runtime import TorchRuntime, checkpoint_written
+
+        cfg = yaml.safe_load(self.config_path.read_text())
+        root = cfg["artifact_root"].rstrip("/")
+        Storage().write_bytes(f"{root}/configs/polyglot_ko_cluster.yaml", self.config_path.read_bytes())
+        tasks = render(self.config_path, self.work)["tasks"]
+        order = graph_order(tasks)
+        log(f"Airflow cluster DAG: {len(order)} tasks, {sum(max(t['mapped'], 1) for t in tasks.values())} pods")
+        self.podman.secret("polyglot-ko-s3", self.svc.keys)
+        self.podman.secret("polyglot-ko-mlflow", self.svc.pipeline_env())
+        self.podman.volume(CHECKPOINT_CLAIM)
+        volume_dir = Path(self.podman("volume", "inspect", CHECKPOINT_CLAIM, "--format",
+                                      "{{.Mountpoint}}").stdout.strip())
+        sa_dir, tls, token = service_account_files(self.work / "kube", "polyglot-ko")
+        self.pods_run = 0
+        with FakeKube(None, tls=tls, token=token) as kube:
+            account = ServiceAccount(sa_dir, "127.0.0.1", kube.port)
+            runtime = TorchRuntime(self.podman, account, kill=(1, checkpoint_written(volume_dir)), log=log)
+            kube.controller = runtime
+            for name in order:
+                t = tasks[name]
+                argvs = t["all_arguments"] or [None]
+                for i, argv in enumerate(argvs):
+                    pod = t["pod"]
+                    if argv is not None:
+                        pod = json.loads(json.dumps(pod))
+                        pod["spec"]["containers"][0]["args"] = argv
+                    local = as_local_pod(pod, name=f"{pod['metadata']['name']}-{i}" if t["mapped"] else None,
+                                         kube_api=account, replace={AIRFLOW_RUN_KEY: RUN_ID})
+                    started = time.time()
+                    result = self.podman.run_pod(local, timeout=1800)
+                    self.pods_run += 1
+                    log(f"pod {local['metadata']['name']}: exit {result.code} in {time.time() - started:.0f} s")
+                    (self.work / "logs").mkdir(exist_ok=True)
+                    (self.work / "logs" / f"{local['metadata']['name']}.log").write_text(result.logs)
+                    if result.code != 0:
+                        raise ContainerError(f"pod {local['metadata']['name']} failed ({result.code}):\n"
+                                             f"{result.logs[-4000:]}")
+            runtime.join(60)
+            self.trainer = runtime
+        for i, attempt in enumerate(runtime.attempts):
+            for pod, (code, logs) in attempt.items():
+                (self.work / "logs" / f"{pod}.log").write_text(logs)
+        handoff = f"{root}/runs/airflow/{RUN_ID}"
+        uris = {}
+        for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
+            uris[stage] = Storage().read_bytes(f"{handoff}/{stage}.uri").decode().strip()
+        self.check_trainer(runtime, uris["pretrain"])
+        steps = Storage().list_files(f"{uris['tokenize']}/steps")
+        self.expect(bool(steps) and all(n.endswith("/part.json") for n in steps),
+                    "tokenize's shards published their segments beside the stage and kept no copy in their parts")
+        return uris
+
+    def check_trainer(self, runtime, pretrain_uri: str) -> None:
+        from components.contract.manifest import read_manifest
+        from components.contract.storage import Storage
+
+        self.expect(runtime.killed is not None and len(runtime.attempts) == 2,
+                    f"the TrainJob's node was killed mid-run and the failure policy restarted every node "
+                    f"(attempts: {len(runtime.attempts)}, killed: {runtime.killed})")
+        if len(runtime.attempts) == 2:
+            first, second = runtime.attempts
+            self.expect(any(code != 0 for code, _ in first.values()), "the first attempt ended in a failure")
+            resumed = [logs for code, logs in second.values() if "(resumed)" in logs]
+            self.expect(all(code == 0 for code, _ in second.values()) and bool(resumed),
+                        "the restarted nodes resumed from the last checkpoint and finished")
+            if resumed:
+                line = next(x for x in resumed[0].splitlines() if "(resumed)" in x)
+                log(f"restart: {line.strip()}")
+        model = read_manifest(Storage(), pretrain_uri)
+        self.expect(model.stats.get("steps") == SIZE["pretrain"]["steps"],
+                    f"the trained model has all {SIZE['pretrain']['steps']} steps ({model.stats.get('steps')})")
+
+    # -------------------------------------------------------------------------------------------- checks
+
+    def check_lineage(self) -> None:
+        """The registered model version's tags lead to every upstream artifact the run's tasks handed on."""
+        from mlflow import MlflowClient
+
+        from components.contract import kinds
+        from components.contract.manifest import read_manifest
+        from components.contract.storage import Storage
+
+        os.environ.update(self.svc.pipeline_env())
+        client = MlflowClient(tracking_uri=self.svc.mlflow_uri, registry_uri=self.svc.mlflow_uri)
+        registered = kinds.read(read_manifest(Storage(), self.handoff["register"]))
+        name, version = registered.model_name, str(registered.version)
+        mv = client.get_model_version(name, version)
+        tags = mv.tags
+        for stage, uri in self.handoff.items():
+            if stage == "register":
+                continue
+            m = read_manifest(Storage(), uri)
+            self.expect(tags.get(f"lineage.{stage}.uri") == uri and tags.get(f"lineage.{stage}.digest") == m.digest,
+                        f"model {name} v{version} leads to the {stage} artifact ({m.digest[:12]})")
+        alias = client.get_model_version_by_alias(name, "champion")
+        self.expect(alias.version == version, f"{name} v{version} is the champion")
+        self.report = {"model": f"{name}/{version}", "handoff": self.handoff}
+
+    def check_digests(self) -> None:
+        from components.contract.manifest import read_manifest
+        from components.contract.storage import Storage
+
+        for stage, digest in self.local_digests.items():
+            got = read_manifest(Storage(), self.handoff[stage]).digest
+            self.expect(got == digest, f"{stage}: the containers' digest {got[:12]} equals the local run's "
+                                       f"{digest[:12]}")
+
+    def check_clean(self) -> None:
+        """`polyglot-ko clean` on the same file, here and inside the image (read-only root, non-root user)."""
+        from components.cli import main as cli
+
+        src = self.work / "clean"
+        src.mkdir(exist_ok=True)
+        src.chmod(0o777)
+        reviews = [json.loads(x) for x in gzip.open(ROOT / "data" / "corpus" / "nsmc_reviews.jsonl.gz", "rt")]
+        (src / "in.jsonl").write_text("".join(json.dumps({"text": r["review"] + " 연락처 010-1234-5678"},
+                                                         ensure_ascii=False) + "\n" for r in reviews[:3000]))
+        with contextlib.redirect_stdout(io.StringIO()):
+            cli(["clean", str(src / "in.jsonl"), str(src / "host.jsonl")])
+        self.podman("run", "--rm", "--network", "none", "--read-only", "-v", f"{src}:/data", IMAGE, "clean",
+                    "/data/in.jsonl", "/data/image.jsonl")
+        a, b = (src / "host.jsonl").read_bytes(), (src / "image.jsonl").read_bytes()
+        self.expect(a == b and len(a) > 0, f"`polyglot-ko clean` in the image gives the host's bytes "
+                                           f"(sha256 {hashlib.sha256(b).hexdigest()[:12]}, {len(b):,} bytes)")
+
+    # -------------------------------------------------------------------------------------------- KFP
+
+    def run_kfp(self) -> None:
+        from kfp_docker import run_cluster_pipeline
+
+        cfg = yaml.safe_load(self.config_path.read_text())
+        config_uri = f"{cfg['artifact_root'].rstrip('/')}/configs/polyglot_ko_cluster.yaml"
+        result = run_cluster_pipeline(self.config_path, config_uri, self.work / "kfp", self.podman,
+                                      {**self.svc.keys, **self.svc.pipeline_env()})
+        summary = json.loads(result)
+        got = {s: v["uri"] for s, v in summary["stages"].items()}
+        self.expect(all(got.get(s) == u for s, u in self.handoff.items()),
+                    "the KFP pipeline (DockerRunner) reached the same artifacts as the Airflow pods")
+        log(f"KFP DockerRunner: {len(summary['stages'])} stages, model {summary.get('model_uri')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=ROOT / "workdir" / "rehearsal")
+    ap.add_argument("--no-kfp", action="store_true", help="skip the KFP DockerRunner pass")
+    ap.add_argument("--no-local", action="store_true", help="skip the local run the digests are compared with")
+    a = ap.parse_args(argv)
+    import shutil
+    shutil.rmtree(a.workdir, ignore_errors=True)
+    return Rehearsal(a.workdir.resolve(), kfp=not a.no_kfp, local=not a.no_local).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
