@@ -12,18 +12,33 @@ ARG PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG PIP_INDEX_URL
 ARG PIP_FIND_LINKS
 ARG PIP_CERT
+# A compiler for DeepSpeed's CPU communication op (shared-memory allreduce, JIT-built at the first
+# init_distributed otherwise: the runtime image has no compiler and a read-only root), and Python's headers
+# where the base lacks them. The base image's release pins these packages' versions.
+# hadolint ignore=DL3008,SC2086
+RUN pkgs="g++" \
+ && if [ ! -e "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then \
+      pkgs="$pkgs python3-dev"; fi \
+ && apt-get update && apt-get install -y --no-install-recommends $pkgs && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
+# DeepSpeed first, against the locked torch, with that op compiled in (its build needs torch: no isolation).
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --no-cache-dir pip==25.3 \
+ && /opt/venv/bin/pip install --no-cache-dir -c requirements.lock torch ninja setuptools wheel \
+ && DS_ACCELERATOR=cpu DS_BUILD_OPS=0 DS_BUILD_SHM_COMM=1 \
+    /opt/venv/bin/pip install --no-cache-dir --no-build-isolation -c requirements.lock deepspeed
 COPY components ./components
 COPY training ./training
 COPY dags ./dags
-# Every version from the lock file; a non-editable install, so the image needs no source tree.
-RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir pip==25.3 \
- && /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[server]"
+# Every other version from the lock file; a non-editable install, so the image needs no source tree.
+RUN /opt/venv/bin/pip install --no-cache-dir -c requirements.lock ".[server]"
 
 FROM ${BASE}
-RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin polyglot
+# libgomp: the OpenMP runtime the compiled DeepSpeed op links
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin polyglot
 COPY --from=build /opt/venv /opt/venv
 # Configs name the bundled data (KoBEST, the reference tokenizer) relative to the working directory.
 COPY --chown=root:root configs /opt/polyglot-ko/configs

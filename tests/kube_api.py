@@ -41,7 +41,8 @@ class FakeKube(LoopbackServer):
             def parse_request(self):
                 if not super().parse_request():
                     return False
-                if fake.token and self.headers.get("Authorization") != f"Bearer {fake.token}":
+                scheme, _, given = (self.headers.get("Authorization") or "").partition(" ")
+                if fake.token and (scheme.lower() != "bearer" or given != fake.token):   # the scheme: any case
                     self.close_connection = True
                     self._status(401, "Unauthorized", "no valid service account token")
                     return False

@@ -171,7 +171,8 @@ class Services:
         auth.chmod(0o755)
         (auth / "basic_auth.ini").chmod(0o644)
         values = {"MLFLOW_BACKEND_STORE_URI": self.pg.uri, "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{MLFLOW_BUCKET}/",
-                  "MLFLOW_S3_ENDPOINT_URL": self.s3.endpoint, **self.keys}
+                  "MLFLOW_S3_ENDPOINT_URL": self.s3.endpoint, "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16),
+                  **self.keys}
         env = {e["name"]: e.get("value", values.get(e["name"])) for e in c["env"]}
         args = []
         for a in c["args"]:
@@ -198,6 +199,9 @@ class Services:
         deadline = time.time() + 120
         import urllib.request
         while time.time() < deadline:
+            if self.podman("inspect", "polyglot-ko-mlflow", "--format", "{{.State.Status}}").stdout.strip() \
+                    in ("exited", "stopped"):
+                break
             try:
                 with urllib.request.urlopen(self.mlflow_uri + "/health", timeout=2) as r:
                     if r.status == 200:
@@ -373,9 +377,6 @@ class Rehearsal:
                                              f"{result.logs[-4000:]}")
             runtime.join(60)
             self.trainer = runtime
-        for i, attempt in enumerate(runtime.attempts):
-            for pod, (code, logs) in attempt.items():
-                (self.work / "logs" / f"{pod}.log").write_text(logs)
         handoff = f"{root}/runs/airflow/{RUN_ID}"
         uris = {}
         for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
@@ -481,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-kfp", action="store_true", help="skip the KFP DockerRunner pass")
     ap.add_argument("--no-local", action="store_true", help="skip the local run the digests are compared with")
     a = ap.parse_args(argv)
+    # the environment's own tools (weed, mlflow), as when it is activated
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     import shutil
     shutil.rmtree(a.workdir, ignore_errors=True)
     return Rehearsal(a.workdir.resolve(), kfp=not a.no_kfp, local=not a.no_local).run()

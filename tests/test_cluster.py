@@ -266,6 +266,25 @@ def test_every_task_has_one_placement_that_kfp_and_airflow_both_render(compiled,
     assert gpu_tasks == {"evaluate"}, "the 1.3B config trains in a TrainJob: pretrain only coordinates"
 
 
+def test_evaluate_and_register_pods_are_sized_from_the_preset_in_the_export_dtype():
+    """12.8B in float16 is 25.8 GB of weights: the pods that load it hold it, a 1.3B model's pods stay small."""
+    from components.cluster.placement import placement
+    from components.contract import graph
+    from components.contract.config import load_config
+
+    def gib(task: str, cfg) -> float:
+        (t,) = [t for t in graph.tasks() if t.name == task]
+        return float(placement(cfg, t).memory.removesuffix("Gi"))
+
+    big, small = load_config("configs/polyglot-ko-12.8b.yaml"), load_config("configs/polyglot-ko-1.3b.yaml")
+    weights = graph.weights_bytes(big) / 2**30
+    assert 23 < weights < 25, "12.9 B parameters in float16"
+    assert gib("evaluate", big) >= weights + 4 and gib("register", big) >= 2 * weights
+    assert gib("evaluate", small) < 16 and gib("register", small) <= 8
+    fp32 = load_config("configs/polyglot-ko-12.8b.yaml", ["pretrain.export_dtype=float32"])
+    assert gib("register", fp32) > 1.8 * gib("register", big)
+
+
 def test_the_training_jobs_pods_take_the_same_security_and_secrets_from_the_placement_module():
     from components.cluster import placement
     from components.contract import graph

@@ -83,6 +83,26 @@ def rj_name(job: dict) -> str:
     return job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]["name"]
 
 
+def test_the_shipped_training_runtime_restarts_every_node_when_one_fails():
+    """infra/trainer's ClusterTrainingRuntime, which the TrainJobs name: upstream's torch runtime plus a JobSet
+    failure policy (without one, one failed pod fails the whole job), valid against the runtime CRD."""
+    import copy
+
+    runtime = yaml.safe_load((ROOT / "infra" / "trainer" / "polyglot-ko-torch.yaml").read_text())
+    assert validate(runtime) == []
+    spec = runtime["spec"]["template"]["spec"]
+    assert spec["failurePolicy"]["maxRestarts"] >= 1 and spec["failurePolicy"]["restartStrategy"] == "Recreate"
+    (node,) = spec["replicatedJobs"]
+    assert node["name"] == "node" and node["template"]["spec"]["backoffLimit"] == 0
+    assert node["template"]["spec"]["template"]["spec"]["containers"][0]["name"] == "node"
+    for size in SIZES:
+        assert load_config(f"configs/polyglot-ko-{size}.yaml").pretrain.kubernetes.runtime == \
+            runtime["metadata"]["name"]
+    typo = copy.deepcopy(runtime)
+    typo["spec"]["template"]["spec"]["failurePolicy"]["maxRestart"] = 3
+    assert validate(typo), "an unknown field (the API server would drop it) is reported"
+
+
 def test_published_configs_plan_the_published_token_budgets():
     budgets = {"1.3b": 213e9, "3.8b": 219e9, "5.8b": 172e9, "12.8b": 167e9}
     batch = {"1.3b": 1024 * 2048, "3.8b": 1024 * 2048, "5.8b": 256 * 2048, "12.8b": 256 * 2048}

@@ -119,6 +119,10 @@ class TorchRuntime:
                 failed = self._watch(fake, name, names, attempt, deadline)
                 self.attempts.append({n: (self.podman.state(n, CONTAINER)[1], self.podman.logs(n, CONTAINER))
                                       for n in names})
+                if self.podman.workdir:
+                    for n, (_, text) in self.attempts[-1].items():
+                        (self.podman.workdir / "logs").mkdir(exist_ok=True)
+                        (self.podman.workdir / "logs" / f"{n}.log").write_text(text)
                 for n in names:
                     self.podman.down(n)
                 if failed is None:

@@ -73,6 +73,9 @@ def current(client, name: str, alias: str = CHAMPION):
     start from scratch."""
     from mlflow.exceptions import MlflowException
     try:
+        # the model first: under MLflow's basic auth a non-admin asking for an alias of a model that does not
+        # exist yet (a cluster's first run) gets 403 Permission denied, not "not found"
+        client.get_registered_model(name)
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as e:
         # MLflow says RESOURCE_DOES_NOT_EXIST for a missing model, INVALID_PARAMETER_VALUE for a missing alias
