@@ -9,6 +9,11 @@ compiled pipeline, and what stands in for it here:
   emptyDir is the container's own writable layer; the image's USER 10001 applies as it would on the cluster.
 - CPU and memory limits, and retries, are ignored by kfp.local.
 - Containers run with host networking (DockerRunner(network_mode="host")): no pod network here.
+- kfp.local gives the component's command to Docker as CMD, not as the entry point a pod spec's `command`
+  replaces; the entry point is reset to /usr/bin/env so the image's own (`polyglot-ko`) is not run twice.
+- DockerRunner removes each container as it exits and, when the engine has already removed it before `wait`,
+  takes the run for a success: a task that fails fast looks successful and its output is missing. The stages
+  write their `--output-file` last, so the next task's missing input is where such a failure shows.
 """
 from __future__ import annotations
 
@@ -59,7 +64,10 @@ def run_cluster_pipeline(config_path: Path, config_uri: str, work: Path, podman:
         # the tasks run as the image's user (10001) and write their outputs under the pipeline root, into
         # folders kfp.local makes as this process's user: let them be writable by it
         old_umask = os.umask(0)
-        local.init(runner=local.DockerRunner(network_mode="host"), pipeline_root=str(root), raise_on_error=True)
+        # kfp.local hands a component's command to Docker as CMD, where a cluster's pod spec replaces the
+        # image's ENTRYPOINT: without this, the container would run `polyglot-ko polyglot-ko ...`
+        runner = local.DockerRunner(network_mode="host", entrypoint=["/usr/bin/env"])
+        local.init(runner=runner, pipeline_root=str(root), raise_on_error=True)
         pipeline = cluster_pipeline(load_config(str(config_path)))
         return pipeline(config_uri=config_uri).output
     finally:

@@ -60,7 +60,7 @@ SIZE = {
                  "kubernetes": {"image": IMAGE, "cpu": "1", "memory": "4Gi", "shm_size": "1Gi", "poll_s": 1.0,
                                 # gloo on the loopback interface: every "node" shares the host's network
                                 "env": {"NCCL_DEBUG": "WARN", "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}}},
-    "evaluate": {"device": "cpu", "shots": [0], "limit": 4, "batch_size": 8, "perplexity_max_tokens": 2000,
+    "evaluate": {"device": "cpu", "shots": [5], "limit": 4, "batch_size": 8, "perplexity_max_tokens": 2000,
                  "max_new_tokens": 8},
     "cluster": {"cpu_image": IMAGE, "cuda_image": IMAGE},
 }
@@ -329,7 +329,9 @@ class Rehearsal:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        return {stage: s["digest"] for stage, s in summary["stages"].items()}
+        from components.contract.manifest import read_manifest
+        from components.contract.storage import Storage
+        return {stage: read_manifest(Storage(), s["uri"]).digest for stage, s in summary["stages"].items()}
 
     # -------------------------------------------------------------------------------------------- Airflow
 
