@@ -12,9 +12,11 @@ artifacts in S3), all on 127.0.0.1:
    runs the pods Kubeflow Trainer's torch runtime would create (tests/trainer_runtime.py): two nodes of one
    process each, rendezvous on 127.0.0.1, the shared checkpoint volume; one node's container is killed after
    the first checkpoint and the runtime's failure policy restarts both, which resume from it;
-4. the compiled KFP cluster pipeline through kfp's DockerRunner on podman's Docker-compatible socket (every
-   stage a cache hit on the artifacts step 2 made: the KFP code path over the same content addresses);
-5. checks: the registered model's lineage reaches every upstream artifact; the data artifacts' digests equal
+4. one more news file uploaded, then the compiled KFP cluster pipeline through kfp's DockerRunner on podman's
+   Docker-compatible socket: the scheduled retraining after step 2 registered its champion, which collects only
+   the new file, curates it on the champion's corpus as its base, takes its tokenizer and continues training
+   from its weights on the new segments (a TrainJob again, through the same API stand-in);
+5. checks: each registered model's lineage reaches every upstream artifact; the data artifacts' digests equal
    the local run's; `polyglot-ko clean` gives the same bytes in the image as here.
 
 Run as `python tests/rehearsal.py [--workdir DIR] [--keep]`; it starts and stops everything it uses.
@@ -79,19 +81,30 @@ def deep_update(base: dict, patch: dict) -> dict:
 # ------------------------------------------------------------------------------------------ the corpus
 
 
+def reviews_file(part: int) -> tuple[str, bytes]:
+    """NSMC reviews 2000·part onwards (2000 of them) as a zstd JSONL news file: (object key, bytes)."""
+    import zstandard
+
+    reviews = [json.loads(line) for line in gzip.open(ROOT / "data" / "corpus" / "nsmc_reviews.jsonl.gz", "rt",
+                                                      encoding="utf-8")]
+    lines = "".join(json.dumps({"id": f"nsmc-{r['review_id']}", "text": r["review"]}, ensure_ascii=False) + "\n"
+                    for r in reviews[part * 2000:(part + 1) * 2000])
+    return f"raw/news/reviews-{part}.jsonl.zst", zstandard.ZstdCompressor(level=3).compress(lines.encode())
+
+
 def corpus_files() -> dict[str, bytes]:
     """A small Korean corpus in the config's own formats, from the bundled sample: object key -> bytes.
     web: the Korean Python docs as HTML pages in gzipped WARC files; news: NSMC reviews as zstd JSONL;
     wiki: KLUE sentences as Parquet. Deterministic, so every rehearsal uploads the same bytes."""
+    import uuid
+
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import zstandard
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     data = ROOT / "data" / "corpus"
     docs = [json.loads(line) for line in gzip.open(data / "python_docs_ko.jsonl.gz", "rt", encoding="utf-8")]
-    reviews = [json.loads(line) for line in gzip.open(data / "nsmc_reviews.jsonl.gz", "rt", encoding="utf-8")]
     klue = pq.read_table(data / "klue_ner_dev.parquet").to_pylist()
     out: dict[str, bytes] = {}
     for part in range(4):
@@ -102,15 +115,15 @@ def corpus_files() -> dict[str, bytes]:
             html = (f"<html><head><title>{doc['id']}</title></head><body><nav>메뉴</nav><article>{paragraphs}"
                     f"</article></body></html>").encode()
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-            record = writer.create_warc_record(f"https://docs.python.org/ko/{doc['id']}", "response",
-                                               payload=io.BytesIO(html), http_headers=headers,
-                                               warc_headers_dict={"WARC-Date": "2026-01-01T00:00:00Z"})
+            url = f"https://docs.python.org/ko/{doc['id']}"
+            record = writer.create_warc_record(url, "response", payload=io.BytesIO(html), http_headers=headers,
+                                               warc_headers_dict={"WARC-Date": "2026-01-01T00:00:00Z",
+                                                                  # warcio's default is a random one
+                                                                  "WARC-Record-ID": f"<urn:uuid:"
+                                                                  f"{uuid.uuid5(uuid.NAMESPACE_URL, url)}>"})
             writer.write_record(record)
         out[f"raw/web/docs-{part}.warc.gz"] = buf.getvalue()
-    for part in range(3):
-        lines = "".join(json.dumps({"id": f"nsmc-{r['review_id']}", "text": r["review"]}, ensure_ascii=False) + "\n"
-                        for r in reviews[part * 2000:(part + 1) * 2000])
-        out[f"raw/news/reviews-{part}.jsonl.zst"] = zstandard.ZstdCompressor(level=3).compress(lines.encode())
+    out.update(reviews_file(part) for part in range(3))
     for part in range(2):
         rows = klue[part * 2500:(part + 1) * 2500]
         table = pa.table({"id": [r["guid"] for r in rows], "text": [r["sentence"] for r in rows]})
@@ -269,6 +282,7 @@ class Rehearsal:
             self.podman.cleanup()
             with self.timed("services"):
                 self.svc = Services(self.work, self.podman).start(stack)
+                self.start_kube_api(stack)
             os.environ.update({"AWS_ENDPOINT_URL": self.svc.s3.endpoint, **self.svc.keys})
             from components.contract.storage import _client
             _client.cache_clear()
@@ -285,10 +299,14 @@ class Rehearsal:
                     self.local_digests = self.run_local()
             with self.timed("airflow pods"):
                 self.handoff = self.run_airflow()
-            self.check_lineage()
+            self.report = {"airflow": self.check_lineage(self.handoff, champion=True)}
             if self.local:
                 self.check_digests()
             if self.kfp:
+                # what the schedule finds since: one more news file under the config's glob
+                key, body = reviews_file(3)
+                self.svc.s3.client().put_object(Bucket=BUCKET, Key=key, Body=body)
+                log(f"uploaded s3://{BUCKET}/{key} ({len(body) / 1e3:.0f} kB): new data for the retraining")
                 with self.timed("kfp DockerRunner"):
                     self.run_kfp()
             with self.timed("clean in the image"):
@@ -335,10 +353,17 @@ class Rehearsal:
 
     # -------------------------------------------------------------------------------------------- Airflow
 
+    def start_kube_api(self, stack: contextlib.ExitStack) -> None:
+        """The Kubernetes API stand-in (HTTPS, a service account token) both passes' pretrain tasks submit to."""
+        from kube_api import FakeKube
+
+        sa_dir, tls, token = service_account_files(self.work / "kube", "polyglot-ko")
+        self.kube = stack.enter_context(FakeKube(None, tls=tls, token=token))
+        self.account = ServiceAccount(sa_dir, "127.0.0.1", self.kube.port)
+
     def run_airflow(self) -> dict[str, str]:
         from airflow_render import graph_order, render
         from components.contract.storage import Storage
-        from kube_api import FakeKube
         from trainer_runtime import TorchRuntime, checkpoint_written
 
         cfg = yaml.safe_load(self.config_path.read_text())
@@ -352,33 +377,31 @@ class Rehearsal:
         self.podman.volume(CHECKPOINT_CLAIM)
         volume_dir = Path(self.podman("volume", "inspect", CHECKPOINT_CLAIM, "--format",
                                       "{{.Mountpoint}}").stdout.strip())
-        sa_dir, tls, token = service_account_files(self.work / "kube", "polyglot-ko")
         self.pods_run = 0
-        with FakeKube(None, tls=tls, token=token) as kube:
-            account = ServiceAccount(sa_dir, "127.0.0.1", kube.port)
-            runtime = TorchRuntime(self.podman, account, kill=(1, checkpoint_written(volume_dir)), log=log)
-            kube.controller = runtime
-            for name in order:
-                t = tasks[name]
-                argvs = t["all_arguments"] or [None]
-                for i, argv in enumerate(argvs):
-                    pod = t["pod"]
-                    if argv is not None:
-                        pod = json.loads(json.dumps(pod))
-                        pod["spec"]["containers"][0]["args"] = argv
-                    local = as_local_pod(pod, name=f"{pod['metadata']['name']}-{i}" if t["mapped"] else None,
-                                         kube_api=account, replace={AIRFLOW_RUN_KEY: RUN_ID})
-                    started = time.time()
-                    result = self.podman.run_pod(local, timeout=1800)
-                    self.pods_run += 1
-                    log(f"pod {local['metadata']['name']}: exit {result.code} in {time.time() - started:.0f} s")
-                    (self.work / "logs").mkdir(exist_ok=True)
-                    (self.work / "logs" / f"{local['metadata']['name']}.log").write_text(result.logs)
-                    if result.code != 0:
-                        raise ContainerError(f"pod {local['metadata']['name']} failed ({result.code}):\n"
-                                             f"{result.logs[-4000:]}")
-            runtime.join(60)
-            self.trainer = runtime
+        account = self.account
+        runtime = TorchRuntime(self.podman, account, kill=(1, checkpoint_written(volume_dir)), log=log)
+        self.kube.controller = runtime
+        for name in order:
+            t = tasks[name]
+            argvs = t["all_arguments"] or [None]
+            for i, argv in enumerate(argvs):
+                pod = t["pod"]
+                if argv is not None:
+                    pod = json.loads(json.dumps(pod))
+                    pod["spec"]["containers"][0]["args"] = argv
+                local = as_local_pod(pod, name=f"{pod['metadata']['name']}-{i}" if t["mapped"] else None,
+                                     kube_api=account, replace={AIRFLOW_RUN_KEY: RUN_ID})
+                started = time.time()
+                result = self.podman.run_pod(local, timeout=1800)
+                self.pods_run += 1
+                log(f"pod {local['metadata']['name']}: exit {result.code} in {time.time() - started:.0f} s")
+                (self.work / "logs").mkdir(exist_ok=True)
+                (self.work / "logs" / f"{local['metadata']['name']}.log").write_text(result.logs)
+                if result.code != 0:
+                    raise ContainerError(f"pod {local['metadata']['name']} failed ({result.code}):\n"
+                                         f"{result.logs[-4000:]}")
+        runtime.join(60)
+        self.trainer = runtime
         handoff = f"{root}/runs/airflow/{RUN_ID}"
         uris = {}
         for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
@@ -411,8 +434,9 @@ class Rehearsal:
 
     # -------------------------------------------------------------------------------------------- checks
 
-    def check_lineage(self) -> None:
-        """The registered model version's tags lead to every upstream artifact the run's tasks handed on."""
+    def check_lineage(self, handoff: dict[str, str], champion: bool) -> dict:
+        """The registered model version's tags lead to every upstream artifact the run's tasks handed on;
+        `champion`: it must hold the alias too."""
         from mlflow import MlflowClient
 
         from components.contract import kinds
@@ -421,19 +445,20 @@ class Rehearsal:
 
         os.environ.update(self.svc.pipeline_env())
         client = MlflowClient(tracking_uri=self.svc.mlflow_uri, registry_uri=self.svc.mlflow_uri)
-        registered = kinds.read(read_manifest(Storage(), self.handoff["register"]))
+        registered = kinds.read(read_manifest(Storage(), handoff["register"]))
         name, version = registered.model_name, str(registered.version)
         mv = client.get_model_version(name, version)
         tags = mv.tags
-        for stage, uri in self.handoff.items():
+        for stage, uri in handoff.items():
             if stage == "register":
                 continue
             m = read_manifest(Storage(), uri)
             self.expect(tags.get(f"lineage.{stage}.uri") == uri and tags.get(f"lineage.{stage}.digest") == m.digest,
                         f"model {name} v{version} leads to the {stage} artifact ({m.digest[:12]})")
         alias = client.get_model_version_by_alias(name, "champion")
-        self.expect(alias.version == version, f"{name} v{version} is the champion")
-        self.report = {"model": f"{name}/{version}", "handoff": self.handoff}
+        if champion:
+            self.expect(alias.version == version, f"{name} v{version} is the champion")
+        return {"model": f"{name}/{version}", "champion": f"{name}/{alias.version}", "handoff": handoff}
 
     def check_digests(self) -> None:
         from components.contract.manifest import read_manifest
@@ -465,17 +490,36 @@ class Rehearsal:
     # -------------------------------------------------------------------------------------------- KFP
 
     def run_kfp(self) -> None:
+        """The retraining run: the champion the Airflow pass registered is what `champion` resolves to."""
         from kfp_docker import run_cluster_pipeline
+        from trainer_runtime import TorchRuntime
 
         cfg = yaml.safe_load(self.config_path.read_text())
         config_uri = f"{cfg['artifact_root'].rstrip('/')}/configs/polyglot_ko_cluster.yaml"
+        runtime = TorchRuntime(self.podman, self.account, log=log)
+        self.kube.controller = runtime
         result = run_cluster_pipeline(self.config_path, config_uri, self.work / "kfp", self.podman,
-                                      {**self.svc.keys, **self.svc.pipeline_env()})
+                                      {**self.svc.keys, **self.svc.pipeline_env()}, kube_api=self.account)
+        runtime.join(60)
         summary = json.loads(result)
         got = {s: v["uri"] for s, v in summary["stages"].items()}
-        self.expect(all(got.get(s) == u for s, u in self.handoff.items()),
-                    "the KFP pipeline (DockerRunner) reached the same artifacts as the Airflow pods")
-        log(f"KFP DockerRunner: {len(summary['stages'])} stages, model {summary.get('model_uri')}")
+        log(f"KFP DockerRunner: {len(summary['stages'])} stages, model {summary.get('model_uri')}, "
+            f"aliases {summary.get('aliases')}")
+        self.expect(set(got) == set(self.handoff), f"the KFP run handed on every stage ({', '.join(got)})")
+        self.expect(got.get("train-tokenizer") == self.handoff["train-tokenizer"],
+                    "the KFP run took the champion's tokenizer")
+        self.expect(summary["reuse"].get("curate", {}).get("base") == self.handoff["curate"],
+                    "the KFP run curated on the champion's corpus as its base")
+        self.expect(summary["reuse"].get("pretrain", {}).get("init_from") == self.handoff["pretrain"],
+                    "the KFP run continued training from the champion's weights")
+        collect = summary["reuse"].get("collect", {})
+        self.expect((collect.get("files_reused"), collect.get("files_read")) == (9, 1),
+                    f"the KFP run collected only the new file (reused {collect.get('files_reused')}, read "
+                    f"{collect.get('files_read')})")
+        self.expect(len(runtime.attempts) == 1 and all(c == 0 for c, _ in runtime.attempts[0].values()),
+                    f"its TrainJob ran {len(runtime.attempts[0]) if runtime.attempts else 0} nodes to the end")
+        if "register" in got:
+            self.report["kfp"] = self.check_lineage(got, champion=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,3 +100,12 @@ def test_a_scheduled_rerun_with_one_new_file_reuses_the_champions_work(tmp_path,
     assert tags["reuse.version"] == "1" and tags["reuse.tokenize.segments_reused"] == str(tok1.stats["segments"])
     card = Path(s2["register"]["uri"], "README.md").read_text(encoding="utf-8")
     assert "## Reuse" in card and f"continued from {s1['pretrain']['uri']}" in card
+
+    # once more, continuing from the second model on the same data: nothing it has not seen. One clear line from
+    # the stage, before any trainer starts (on a cluster: before a TrainJob is submitted)
+    from components.errors import UserError
+    trained = sorted(p.name for p in (work / "train").iterdir())
+    again = [o for o in overrides if not o.startswith("pretrain.init_from=")]
+    with pytest.raises(UserError, match="nothing new to train on"):
+        run_pipeline("configs/tiny.yaml", work, [*again, f"pretrain.init_from={s2['pretrain']['uri']}"], log=print)
+    assert sorted(p.name for p in (work / "train").iterdir()) == trained, "no trainer ran"

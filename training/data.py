@@ -88,7 +88,8 @@ class BlendedIndex:
         return np.stack([self.sample(base + j) for j in range(micro_batch)])
 
 
-def _split(ref: DatasetRef, split: str):
+def unseen_segments(ref: DatasetRef, split: str = "train"):
+    """(storage, manifest, the split's segments less those of ref.exclude): what training on `ref` reads."""
     from components.contract.manifest import require_manifest
     from components.contract.storage import Storage
 
@@ -100,9 +101,18 @@ def _split(ref: DatasetRef, split: str):
     if ref.exclude:       # continued pretraining on what is new: the segments the model has not seen
         seen = {s.prefix for s in split_of(read_segments(require_manifest(storage, ref.exclude), storage), split)}
         segments = [s for s in segments if s.prefix not in seen]
-        if not segments:
-            raise ValueError(f"{ref.uri}: every {split} segment is in {ref.exclude}, which the model was trained "
-                             "on; nothing new to train on (pretrain.train_on: all trains on everything)")
+    return storage, manifest, segments
+
+
+def nothing_new(ref: DatasetRef, split: str = "train") -> str:
+    return (f"every {split} segment of {ref.uri} is in {ref.exclude}, which the model was trained on: nothing new "
+            "to train on (pretrain.train_on: all trains on everything again)")
+
+
+def _split(ref: DatasetRef, split: str):
+    storage, manifest, segments = unseen_segments(ref, split)
+    if not segments:
+        raise ValueError(nothing_new(ref, split))
     return storage, manifest, segments
 
 

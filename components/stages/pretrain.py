@@ -80,6 +80,7 @@ def run(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: 
     if not cfg.init_from:
         get(cfg.preset)
     args = train_args(cfg, dataset=dataset, tokenizer=tokenizer, out=out)
+    _require_new_tokens(args)
     train_out = _run_local(cfg, args, out) if cfg.launcher == "local" else _run_kubernetes(cfg, args, out)
 
     summary = json.loads((train_out / "train_summary.json").read_text())
@@ -99,6 +100,16 @@ def run(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: 
         device=cfg.device, zero_stage=cfg.zero_stage, precision=cfg.precision, lr=cfg.lr, min_lr=cfg.min_lr,
         warmup_steps=cfg.warmup_steps, init_from=cfg.init_from, launcher=cfg.launcher,
         checkpoint_uri=args.checkpoint_uri)
+
+
+def _require_new_tokens(args) -> None:
+    """With train_on: new and a dataset that holds nothing the model has not seen, fail here with one line, before
+    any trainer starts: a cluster would otherwise schedule its nodes, fail on every one and restart them."""
+    from training.data import nothing_new, unseen_segments
+
+    for ref in args.datasets:
+        if ref.exclude and not unseen_segments(ref, "train")[2]:
+            raise UserError(f"pretrain: {nothing_new(ref)}")
 
 
 def _run_local(cfg: PretrainConfig, args, out: Output) -> Path:
