@@ -4,7 +4,8 @@
 #   podman build -f images/cpu.Dockerfile -t ghcr.io/<you>/polyglot-ko-cpu:0.1.0 .
 # Entry point: `polyglot-ko` (tasks run `polyglot-ko stage NAME ...`).
 # BASE: any Debian bookworm image with python3 and python3-venv; the published Python image by default.
-# checkov:skip=CKV_DOCKER_7: every base is a build argument pinned to a version tag here; checkov reads FROM ${BASE} unresolved
+# checkov:skip=CKV_DOCKER_7: every base is a build argument pinned to a version tag here; checkov reads the
+# argument unresolved
 ARG BASE=docker.io/library/python:3.11.11-slim-bookworm
 FROM ${BASE} AS build
 # Where pip finds packages: CPU wheels of PyTorch by default. The build passes other sources (a mirror, a

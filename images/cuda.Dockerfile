@@ -1,7 +1,8 @@
 # Pretraining (and GPU evaluation) on GPU nodes: PyTorch CUDA 12.8 build, DeepSpeed, FlashAttention 2.
 #   podman build -f images/cuda.Dockerfile -t ghcr.io/<you>/polyglot-ko-train-cuda:0.1.0 .
 # Training pods run `torchrun -m training.train --args s3://...` (training/k8s/jobs.py); tasks `polyglot-ko ...`.
-# checkov:skip=CKV_DOCKER_7: every base is a build argument pinned to a version tag here; checkov reads FROM ${BASE} unresolved
+# checkov:skip=CKV_DOCKER_7: every base is a build argument pinned to a version tag here; checkov reads the
+# argument unresolved
 ARG BASE=docker.io/nvidia/cuda:12.8.1-cudnn-devel-ubuntu24.04
 ARG RUNTIME_BASE=docker.io/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 FROM ${BASE} AS build
