@@ -23,13 +23,15 @@ RUN pkgs="g++" \
       pkgs="$pkgs python3-dev"; fi \
  && apt-get update && apt-get install -y --no-install-recommends $pkgs && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml requirements.lock README.md ./
-# DeepSpeed first, against the locked torch, with that op compiled in (its build needs torch: no isolation).
+COPY requirements.lock ./
+# DeepSpeed first, against the locked torch, with that op compiled in (its build needs torch: no isolation);
+# only the lock file above it, so an edit elsewhere does not rebuild this layer.
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir pip==25.3 \
  && /opt/venv/bin/pip install --no-cache-dir -c requirements.lock torch ninja setuptools wheel \
  && DS_ACCELERATOR=cpu DS_BUILD_OPS=0 DS_BUILD_SHM_COMM=1 \
     /opt/venv/bin/pip install --no-cache-dir --no-build-isolation -c requirements.lock deepspeed
+COPY pyproject.toml README.md ./
 COPY components ./components
 COPY training ./training
 COPY dags ./dags
