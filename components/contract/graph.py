@@ -123,12 +123,13 @@ DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 def weights_bytes(cfg) -> int:
     """The exported model's weights: the preset's parameters (embedding padded as the tokenizer pads it) in
     pretrain.export_dtype."""
-    from training.presets import PRESETS     # standard library only, like this module
+    from components.tokenizer.mbbpe import padded_vocab    # standard library only at import, like this module
+    from training.presets import PRESETS
 
     preset = PRESETS.get(cfg.pretrain.preset)
     if preset is None:        # the config check names the bad preset; nothing to size here
         return 0
-    vocab = -(-(cfg.train_tokenizer.vocab_size + 8) // 128) * 128      # learned + special tokens, to 128
+    vocab = padded_vocab(cfg.train_tokenizer.vocab_size + 8)      # learned + special tokens, padded as trained
     return preset.param_count(vocab) * DTYPE_BYTES[cfg.pretrain.export_dtype]
 
 
