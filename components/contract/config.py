@@ -22,9 +22,10 @@ from .typed import Mismatch, build
 SourceFormat = Literal["auto", "jsonl", "json", "txt", "parquet", "html", "warc"]
 # The cleaning chain's steps (components/corpus/cleaning.py implements each).
 CleaningStep = Literal["empty", "nfc", "html", "url", "repeated_chars", "pii", "whitespace", "empty_after_clean",
-                       "min_chars", "max_chars", "hangul_ratio", "gopher"]
+                       "min_chars", "max_chars", "hangul_ratio", "language", "gopher", "fineweb2", "decontaminate"]
 KobestTask = Literal["boolq", "copa", "hellaswag", "sentineg", "wic"]
 KOBEST_TASKS: tuple[str, ...] = typing.get_args(KobestTask)   # every loader and table follows this order
+KobestSplit = Literal["train", "validation", "test"]
 Device = Literal["cpu", "cuda"]
 
 
@@ -49,21 +50,76 @@ class CollectConfig:
 
 
 @dataclass(kw_only=True)
+class DecontaminateConfig:
+    """Evaluation items removed from the corpus (components/corpus/decontam.py says how they are matched)."""
+    tasks: list[KobestTask] = field(default_factory=lambda: list(KOBEST_TASKS))   # every task evaluate scores
+    kobest_dir: str = "data/kobest/v1.0"    # the KoBEST TSVs (the evaluate stage's)
+    splits: list[KobestSplit] = field(default_factory=lambda: ["test"])   # the split evaluate scores on
+    gram: int = 6                       # n-gram length in normalised characters (letters and digits only)
+    coverage: float = 0.7               # share of a field's n-grams a document must hold for the field to count
+    long_field: int = 50                # a field this long (a BoolQ passage) is evidence by itself
+    min_item: int = 8                   # items shorter than this (normalised) are unmatchable, and counted
+    common: int = 50                    # n-grams shared by more fields than this are formulas, not evidence
+
+
+@dataclass(kw_only=True)
+class FineWeb2Config:
+    """FineWeb-2's filters with its published Korean thresholds (github.com/huggingface/fineweb-2,
+    configs/kor_Hang.yml and fineweb-2-pipeline.py), words as Kiwi's morphemes like datatrove's Korean tokenizer."""
+    dup_line_frac: float = 0.374        # Gopher repetition: duplicated lines
+    top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.282, 3: 0.228, 4: 0.185})
+    dup_n_grams: dict[int, float] = field(default_factory=lambda: {5: 0.201, 6: 0.184, 7: 0.168, 8: 0.154,
+                                                                   9: 0.14, 10: 0.127})
+    line_punct_thr: float = 0.062       # FineWeb quality: lines ending in terminal punctuation, at least
+    char_duplicates_ratio: float = 0.1  # characters in duplicated lines, at most
+    new_line_ratio: float = 0.196       # newlines per word, at most
+    min_doc_words: int = 50             # Gopher quality: words (morphemes) a document needs
+    max_doc_words: int = 100_000
+    min_avg_word_length: float = 1.0
+    max_avg_word_length: float = 6.0
+    max_symbol_word_ratio: float = 0.1
+    max_bullet_lines_ratio: float = 0.9
+    max_ellipsis_lines_ratio: float = 0.3
+    max_non_alpha_words_ratio: float = 0.791   # words with a letter, at least this share (the name is datatrove's)
+    min_stop_words: int = 2
+    stop_words: list[str] = field(default_factory=lambda: [
+        "의", "다", "이", "는", "에", "을", "한", "년", "하", "은", "를", "했", "고", "에서", "가", "있", "으로", "인", "월",
+        "로", "되"])
+
+
+CurationPreset = Literal["polyglot-ko", "fineweb2-kor"]
+# What a preset sets; any key the configuration gives itself wins over its preset's.
+CURATE_PRESETS: dict[str, dict[str, Any]] = {
+    "polyglot-ko": {},
+    # FineWeb-2's Korean thresholds: its language score (0.842, for GlotLID's kor_Hang; here lid.176's `ko`) and
+    # its three quality filters in place of the Hangul ratio and our Gopher rules; cleaning, PII masking,
+    # deduplication and decontamination stay
+    "fineweb2-kor": {"steps": ["empty", "nfc", "html", "url", "pii", "whitespace", "empty_after_clean",
+                               "max_chars", "language", "fineweb2", "decontaminate"],
+                     "min_language_score": 0.842},
+}
+
+
+@dataclass(kw_only=True)
 class CurateConfig:
+    preset: CurationPreset = "polyglot-ko"   # the defaults below (polyglot-ko) or FineWeb-2's Korean thresholds
     world_size: int = 2
     # an earlier CuratedCorpus (URI, or `champion`: the registered champion's): only new raw files are curated,
     # their documents deduplicated against it; None: the whole corpus
     base: str | None = None
     # The per-document chain, in order. Polyglot-Ko's steps (empty, repeated characters, PII, whitespace, HTML)
     # plus NFC, URLs and the quality filters; HTML goes before whitespace (stripping tags leaves gaps).
+    # Then language identification and the quality rules, and last decontamination (what else is kept).
     steps: list[CleaningStep] = field(default_factory=lambda: [
         "empty", "nfc", "html", "url", "repeated_chars", "pii", "whitespace", "empty_after_clean",
-        "min_chars", "max_chars", "hangul_ratio", "gopher"])
+        "min_chars", "max_chars", "hangul_ratio", "language", "gopher", "decontaminate"])
     min_chars: int = 10                 # shorter after cleaning: dropped (too_short)
     max_chars: int = 100_000            # longer: dropped (too_long); Gopher's bound
     max_repeat: int = 2                 # a character repeated more often collapses to this many (digits never)
     url: Literal["remove", "mask", "keep"] = "remove"   # mask: <|url|>
     min_hangul_ratio: float = 0.3       # Hangul among letters; below: dropped (low_hangul)
+    languages: list[str] = field(default_factory=lambda: ["ko"])   # kept languages (lid.176 codes)
+    min_language_score: float = 0.5     # the language model's score for its top language, at least (else dropped)
     gopher_min_words: int = 50          # the Gopher rules judge documents of at least this many words
     min_mean_word_length: float = 1.0   # characters per whitespace-separated word (Korean eojeol)
     max_mean_word_length: float = 15.0
@@ -82,6 +138,8 @@ class CurateConfig:
     minhash_threshold: float = 0.8      # estimated Jaccard similarity above which two documents are duplicates
     dedup_buckets: int = 4              # hash-range buckets: dedup's bucket tasks, each reading 1/B of the signatures
     records_per_file: int = 100_000
+    decontaminate: DecontaminateConfig = field(default_factory=DecontaminateConfig)
+    fineweb2: FineWeb2Config = field(default_factory=FineWeb2Config)
 
 
 @dataclass(kw_only=True)
@@ -288,8 +346,31 @@ def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     return config_from_dict(data)
 
 
+def _with_preset(data: dict) -> dict:
+    """curate.preset's values under the keys the configuration gives itself."""
+    curate = data.get("curate")
+    if not isinstance(curate, dict) or "preset" not in curate:
+        return data
+    if curate["preset"] not in CURATE_PRESETS:
+        raise UserError(f"config: curate.preset {curate['preset']!r} is not one of {', '.join(CURATE_PRESETS)}")
+    return {**data, "curate": {**CURATE_PRESETS[curate["preset"]], **curate}}
+
+
+def _check_decontamination(cfg: RunConfig) -> None:
+    """Every task the evaluation scores must have been removed from the corpus, or the gate cannot compare the model:
+    said now, not after training."""
+    if "decontaminate" not in cfg.curate.steps:
+        return
+    missing = [t for t in cfg.evaluate.tasks if t not in cfg.curate.decontaminate.tasks]
+    if missing:
+        raise UserError(f"config: evaluate.tasks scores {', '.join(missing)}, which curate.decontaminate.tasks does "
+                        "not remove from the corpus: add them (or drop the decontaminate step, and the promotion "
+                        "gate will not compare the model)")
+
+
 def config_from_dict(data: dict) -> RunConfig:
-    cfg = _build(RunConfig, data, "")
+    cfg = _build(RunConfig, _with_preset(data), "")
+    _check_decontamination(cfg)
     from . import graph
     # every fan-out width (the stages' shards, curate's dedup buckets) and the parallelism: at least one task
     widths = {f"{n.name.replace('-', '_')}.{s.width}": graph.width(n, s, cfg)

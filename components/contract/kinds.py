@@ -89,6 +89,19 @@ class Clusters:
 
 
 @dataclass(kw_only=True)
+class Decontamination:
+    """The evaluation items removed from the corpus: what the promotion gate checks against the scored tasks."""
+    tasks: list[str]                # the tasks indexed (empty: the decontaminate step did not run)
+    splits: list[str]
+    items_digest: str               # the normalised items the index was built from ("" when it did not run)
+    items: dict[str, int]           # items indexed, per task
+    unmatchable: dict[str, int]     # items too short to tell from ordinary text, per task (not indexed)
+    documents: dict[str, int]       # documents dropped as contaminated, per task (one may hold several tasks')
+    items_found: dict[str, int]     # distinct items found, per task
+    per_source: dict[str, dict[str, int]]   # documents dropped, per source and task
+
+
+@dataclass(kw_only=True)
 class CuratedCorpus(Accounted):
     KIND: ClassVar[str] = "CuratedCorpus"
     chars_in: int
@@ -107,6 +120,7 @@ class CuratedCorpus(Accounted):
     records_reused: int             # kept documents that come from the base
     raw_files_curated: int          # raw files this generation read (the new ones, with a base)
     signature_scheme: str           # the cleaning and signing code: a later generation must match it
+    decontamination: Decontamination
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in super().metrics().items() if not k.startswith("cleaning.")}   # settings, not counts

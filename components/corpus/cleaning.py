@@ -61,6 +61,8 @@ class Outcome:
     reason: str | None = None          # set by the filter step that drops the document
     edits: dict[str, int] = field(default_factory=dict)
     pii: dict[str, int] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)          # added to the record's metadata (language and score)
+    contaminated: list = field(default_factory=list)  # the evaluation items found (decontam.Item)
 
 
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'가-힣]+", re.I)
@@ -88,6 +90,32 @@ def steps_for(cfg: CurateConfig) -> dict[str, Callable[[str, Outcome], str | Non
             return None
         return t
 
+    def language(t, o):
+        from .langid import identify
+        lang, score = identify(t)
+        o.meta.update(lang=lang, lang_score=round(score, 4))
+        if lang not in cfg.languages:
+            return _drop(o, "other_language")
+        return t if score >= cfg.min_language_score else _drop(o, "low_language_score")
+
+    def fineweb2(t, o):
+        from . import fineweb2 as fw2
+        reason = fw2.reason(t, cfg.fineweb2)
+        return _drop(o, reason) if reason else t
+
+    index = None
+
+    def decontaminate(t, o):
+        nonlocal index
+        if index is None:      # built on first use: one per process, ~1 s
+            from .decontam import index_for
+            index = index_for(cfg.decontaminate)
+        found = index.find(t)
+        if found:
+            o.contaminated = found
+            return _drop(o, "contaminated")
+        return t
+
     return {
         "empty": lambda t, o: t if t.strip() else _drop(o, "empty"),
         "url": lambda t, o: handle_urls(t, cfg.url),
@@ -101,6 +129,9 @@ def steps_for(cfg: CurateConfig) -> dict[str, Callable[[str, Outcome], str | Non
         "pii": pii,
         "whitespace": lambda t, o: normalize_whitespace(t),
         "min_chars": lambda t, o: t if len(t) >= cfg.min_chars else _drop(o, "too_short"),
+        "language": language,
+        "fineweb2": fineweb2,
+        "decontaminate": decontaminate,
     }
 
 

@@ -31,6 +31,7 @@ def _markdown(cfg, s: dict) -> str:
     lines += [f"| {k} | {v:,} |" for k, v in sorted(s.get("dropped", {}).items())]
     lines += ["", "| PII masked | count |", "|---|---|"]
     lines += [f"| {k} | {v:,} |" for k, v in sorted(s.get("pii", {}).items())] or ["| - | 0 |"]
+    lines += _decontamination(s.get("decontamination"))
     lines += ["", "| edits (documents changed by the step) | count |", "|---|---|"]
     lines += [f"| {k} | {v:,} |" for k, v in sorted(s.get("edits", {}).items())]
     d = s.get("dedup", {})
@@ -43,6 +44,22 @@ def _markdown(cfg, s: dict) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{c:,}" for c in hist) + " |")
     lines += ["", "![lengths](length_hist.png) ![drops](drops.png)"]
     return "\n".join(lines) + "\n"
+
+
+def _decontamination(d: dict | None) -> list[str]:
+    if not d or not d["tasks"]:
+        return ["", "Decontamination: off (the promotion gate will not compare a model trained on this corpus)."]
+    lines = ["", f"Decontaminated against KoBEST {', '.join(d['tasks'])} ({', '.join(d['splits'])} split; items "
+                 f"digest {d['items_digest']}): documents holding an item were dropped as `contaminated`.", "",
+             "| task | items indexed | too short to match | items found | documents dropped |", "|---|---|---|---|---|"]
+    for t in d["tasks"]:
+        lines.append(f"| {t} | {d['items'].get(t, 0):,} | {d['unmatchable'].get(t, 0):,} | "
+                     f"{d['items_found'].get(t, 0):,} | {d['documents'].get(t, 0):,} |")
+    if d["per_source"]:
+        lines += ["", "| source | " + " | ".join(d["tasks"]) + " |", "|---" * (len(d["tasks"]) + 1) + "|"]
+        for src, counts in sorted(d["per_source"].items()):
+            lines.append(f"| {src} | " + " | ".join(f"{counts.get(t, 0):,}" for t in d["tasks"]) + " |")
+    return lines
 
 
 def _plots(out: Path, s: dict, lengths: dict, bins) -> list[Path]:

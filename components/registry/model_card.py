@@ -36,8 +36,14 @@ def policy(c: kinds.Cleaning) -> str:
         done.append("documents outside the length bounds dropped")
     if "hangul_ratio" in steps:
         done.append("documents with too little Hangul dropped")
+    if "language" in steps:
+        done.append("documents not identified as Korean dropped (fastText lid.176)")
     if "gopher" in steps:
         done.append("Gopher-style quality filters")
+    if "fineweb2" in steps:
+        done.append("FineWeb-2's Korean quality filters")
+    if "decontaminate" in steps:
+        done.append("documents holding a KoBEST evaluation item dropped")
     if c.exact_dedup:
         done.append("exact duplicate documents removed")
     if c.near_dedup:
@@ -48,7 +54,17 @@ def policy(c: kinds.Cleaning) -> str:
         missing.append("PII was not masked (the `pii` step was not configured)")
     if not (c.exact_dedup or c.near_dedup):
         missing.append("documents were not deduplicated")
+    if "decontaminate" not in steps:
+        missing.append("the corpus was not decontaminated against the evaluation sets")
     return text[0].upper() + text[1:] + (" " + "; ".join(missing) + "." if missing else "")
+
+
+def _decontamination(d: kinds.Decontamination) -> str:
+    if not d.tasks:
+        return ""
+    found = ", ".join(f"{t} {d.items_found.get(t, 0):,} items in {d.documents.get(t, 0):,} documents"
+                      for t in d.tasks)
+    return f"Decontaminated against KoBEST {', '.join(d.tasks)} ({', '.join(d.splits)}): {found}. "
 
 
 def build(model_name: str, manifests: dict, lineage_map: dict, shape: dict, tokenizer_from: str | None = None) -> str:
@@ -73,6 +89,7 @@ def build(model_name: str, manifests: dict, lineage_map: dict, shape: dict, toke
                     f"({_n(cur.chars_out)} characters). Dropped: {dropped or 'none'}. "
                     f"Quarantined (unreadable input): {sum(cur.quarantined.values()):,}. "
                     + (f"PII masked: {pii}. " if "pii" in cur.cleaning.steps else "")
+                    + _decontamination(cur.decontamination)
                     + f"Steps, in order: {', '.join(cur.cleaning.steps)}.")
     else:
         curation = "Not recorded."

@@ -1,9 +1,13 @@
 """The model registry's rules: the promotion gate, and promote / rollback for people, with one record format.
 
 Every decision is written on the model version it concerns: `promotion.decision` (champion, challenger,
-rolled_back), `promotion.reason`, `promotion.by`, `promotion.at`, and on a new champion
+not_compared, rolled_back), `promotion.reason`, `promotion.by`, `promotion.at`, and on a new champion
 `promotion.previous_champion`, which is what `rollback` follows. The scores the gate compares are the version's
 `eval.*` tags, so a gate decision can be re-checked from the registry alone.
+
+The gate compares only a candidate whose corpus was decontaminated against every task it is scored on: a model
+that saw the test items would win on them. Such a version is registered without an alias (`not_compared`); a
+person can still promote it.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from datetime import datetime, timezone
 from ..errors import UserError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+NOT_COMPARED = "not_compared"       # a decision, not an alias
 
 
 @dataclass
@@ -48,6 +53,18 @@ def scores_from_tags(tags: dict[str, str], score_name: str, shots: int) -> Score
     tasks = {k[len(prefix):-len(".f1")]: float(v) for k, v in tags.items()
              if k.startswith(prefix) and k.endswith(".f1")}
     return Scores(float(tags["eval.score"]), tasks)
+
+
+def contamination_problem(decontaminated: list[str] | None, scored: list[str]) -> str | None:
+    """Why the gate may not compare a candidate scored on `scored` whose corpus was decontaminated against
+    `decontaminated` (None: not recorded), or None when it may."""
+    if decontaminated is None:
+        return "its training corpus records no decontamination (made by an older version)"
+    missing = [t for t in scored if t not in decontaminated]
+    if missing:
+        return (f"its training corpus was not decontaminated against {', '.join(missing)}, which it is scored on: "
+                "the gate does not compare it (`polyglot-ko promote` can, by hand)")
+    return None
 
 
 def decide(candidate: Scores, champion: Scores | None, margin: float, tolerance: float,
@@ -101,7 +118,7 @@ def apply(client, name: str, version: str, alias: str, reason: str, by: str = "p
         challenger = current(client, name, CHALLENGER)
         if challenger is not None and str(challenger.version) == str(version):
             client.delete_registered_model_alias(name, CHALLENGER)
-    else:
+    elif alias != NOT_COMPARED:
         client.set_registered_model_alias(name, alias, version)
     _record(client, name, str(version), alias, reason, by)
 

@@ -33,10 +33,11 @@ import pyarrow as pa
 from ..contract.artifact import Artifact, Output, Part, Shard
 from ..contract.config import CurateConfig
 from ..contract.execution import merge_counts
-from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, RawCorpus
+from ..contract.kinds import Cleaning, Clusters, CuratedCorpus, CuratedSource, Decontamination, RawCorpus
 from ..contract.kinds import read as read_kind
 from ..contract.manifest import STAGE_PREFIX, FileEntry, Manifest, publish_dir, require_manifest
 from ..contract.progress import Progress
+from ..corpus import decontam
 from ..corpus.cleaning import Cleaner, tally
 from ..corpus.datacard import write_data_card
 from ..corpus.dedup import BAND, EXACT, PAIR, MinHasher, band_edges, components, exact_hash, exact_pairs, node_ids
@@ -53,6 +54,7 @@ KEEPER = np.dtype([("row", "<u4"), ("copies", "<u4")])
 SIG_EXACT = np.dtype([("hi", "<u8"), ("lo", "<u8"), ("node", "<u8")])
 SIG_BAND = np.dtype([("key", "<u8"), ("node", "<u8"), ("lo", "<u8")])
 LENGTHS = "lengths.json"        # fine length histograms per source: the next generation adds to them
+CONTAMINATION = "contamination.json"   # per task, every item found and in how many documents (all generations)
 # what may differ between a base and the generation on top of it
 _NOT_SETTINGS = ("base", "world_size")
 _LENGTH_BINS = [0, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000, 10**9]
@@ -96,6 +98,32 @@ def _rows(dtype: np.dtype, **columns) -> np.ndarray:
 
 def _bucket_file(kind: str, k: int) -> str:
     return f"sig/{kind}-{k:05d}.npy"
+
+
+def params(cfg: CurateConfig) -> dict:
+    """The section, with decontamination as the items it removes (their digest), not where their files are; the
+    settings of a step that is not in the chain do not count."""
+    p = dataclasses.asdict(cfg)
+    p["decontaminate"] = decontam.describe(cfg.decontaminate) if "decontaminate" in cfg.steps else None
+    if "fineweb2" not in cfg.steps:
+        p["fineweb2"] = None
+    if "language" in cfg.steps:        # another model file scores otherwise
+        from ..corpus import langid
+        p["language_model"] = f"{langid.MODEL} {langid.model_digest()}"
+    return p
+
+
+def _with_meta(meta: str | None, extra: dict) -> str:
+    return json.dumps({**(json.loads(meta) if meta else {}), **extra}, ensure_ascii=False)
+
+
+def _count_contamination(c: dict, source: str, items: list) -> None:
+    """One dropped document's items: the document counts once per task, each item once."""
+    for task in sorted({it.task for it in items}):
+        _count(c["documents"], task)
+        _count(c["per_source"].setdefault(source, {}), task)
+    for it in items:
+        _count(c["items"].setdefault(it.task, {}), it.key)
 
 
 # ------------------------------------------------------------------------------------------ base
@@ -167,7 +195,7 @@ def base_of(cfg: CurateConfig, raw: Artifact[RawCorpus], storage, stage_root: st
     if info.signature_scheme != signature_scheme():
         return Base(None, None, everything, 0, f"base {cfg.base} was cleaned and signed by other code")
     # compared as the manifest stores them (JSON: tuples become lists)
-    ours = json.loads(json.dumps({k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_SETTINGS}))
+    ours = json.loads(json.dumps({k: v for k, v in params(cfg).items() if k not in _NOT_SETTINGS}))
     theirs = {k: v for k, v in manifest.params.items() if k not in _NOT_SETTINGS and k != "needs"}
     if ours != theirs:
         changed = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
@@ -211,7 +239,8 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
     hasher = MinHasher(cfg.minhash_perm, cfg.minhash_shingle, cfg.minhash_threshold) if cfg.near_dedup else None
     writer = ShardWriter(out.dir, f"clean-{shard.rank:05d}", cfg.records_per_file)
     stats = {"records_in": 0, "records_out": 0, "dropped": {}, "quarantined": {}, "edits": {}, "pii": {},
-             "chars_in": 0, "chars_out": 0, "per_source": {}}
+             "chars_in": 0, "chars_out": 0, "per_source": {},
+             "contamination": {"documents": {}, "per_source": {}, "items": {}}}
     exact, bands, pending = [], [], []
 
     def sign(texts: list[str]) -> None:
@@ -229,10 +258,14 @@ def map_shard(cfg: CurateConfig, *, raw: Artifact[RawCorpus], shard: Shard, out:
         src["chars_in"] += len(rec["text"])
         o = clean(rec["text"])
         tally(o, stats)
+        if o.contaminated:
+            _count_contamination(stats["contamination"], rec["source"], o.contaminated)
         if o.text is None:
             _count(src["dropped"], o.drop_reason)
             continue
         rec["text"] = o.text
+        if o.meta:
+            rec["meta"] = _with_meta(rec["meta"], o.meta)
         writer.write(rec)
         if cfg.dedup:
             exact.append(exact_hash(o.text))
@@ -424,6 +457,25 @@ def _check_steps(raw: Artifact[RawCorpus], base: Base, steps: dict[str, list[Par
         raise StageFailed("curate: records lost between steps: " + "; ".join(problems))
 
 
+def _decontamination(cfg: CurateConfig, base: Base, found: dict, out: Output) -> Decontamination:
+    """What was decontaminated against and what was found: this generation's counts plus the base's (which hold
+    every earlier generation's); every item found, with its documents, goes to CONTAMINATION."""
+    items = found.get("items", {})
+    earlier = base.info.decontamination if base.info else None
+    if base.manifest is not None:
+        items = merge_counts([json.loads(out.storage.read_bytes(base.manifest.file_uri(CONTAMINATION))), items])
+    (out.dir / CONTAMINATION).write_text(json.dumps({t: dict(sorted(v.items())) for t, v in sorted(items.items())},
+                                                    ensure_ascii=False, indent=1), encoding="utf-8")
+    d = decontam.describe(cfg.decontaminate) if "decontaminate" in cfg.steps else {
+        "tasks": [], "splits": [], "items_digest": "", "items": {}, "unmatchable": {}}
+    return Decontamination(
+        tasks=d["tasks"], splits=d["splits"], items_digest=d["items_digest"], items=d["items"],
+        unmatchable=d["unmatchable"],
+        documents=merge_counts([found.get("documents", {}), earlier.documents if earlier else {}]),
+        items_found={t: len(v) for t, v in sorted(items.items())},
+        per_source=merge_counts([found.get("per_source", {}), earlier.per_source if earlier else {}]))
+
+
 def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list[Part]],
            out: Output) -> CuratedCorpus:
     base = base_of(cfg, raw, out.storage, out.stage_root)
@@ -473,7 +525,9 @@ def reduce(cfg: CurateConfig, *, raw: Artifact[RawCorpus], steps: dict[str, list
                           near_dedup=cfg.near_dedup, minhash_threshold=cfg.minhash_threshold),
         base=base.uri, base_reason=base.reason, generation=base.generation, shards=base.offset + cfg.world_size,
         signature_scheme=signature_scheme(),
+        decontamination=_decontamination(cfg, base, signed.get("contamination", {}), out),
         records_reused=base.info.records_out if base.info else 0, raw_files_curated=len(base.new_raw))
+    stats["decontamination"] = dataclasses.asdict(info.decontamination)
     out.reports += write_data_card(out.dir, cfg, stats, lengths, PLOT_BINS)
     (out.dir / LENGTHS).write_text(json.dumps({s: v.tolist() for s, v in lengths.items()}), encoding="utf-8")
     (out.dir / "stats.json").write_text(json.dumps(info.to_stats(), ensure_ascii=False, indent=2), encoding="utf-8")
