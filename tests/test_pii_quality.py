@@ -93,3 +93,18 @@ def test_undashed_rrn_without_check_digit_masked_in_context(text):
 @pytest.mark.parametrize("text", LOOK_ALIKES)
 def test_rrn_look_alikes_left_alone(text):
     assert mask_pii(text)[1]["rrn"] == 0
+
+
+BLIND = Path("tests/data/pii_blind.jsonl")
+# Measured on the blind set (written without the detector in view, never tuned on): tel 0.989 / 1.000,
+# rrn 0.871 / 0.974 (undashed post-2020 numbers in JSON, HR lists and rulings are missed), acc 0.971 / 0.993,
+# email 1.000 / 1.000. The floors sit just under, so a regression shows; they are not goals.
+BLIND_FLOOR = {"tel": (0.98, 0.99), "rrn": (0.86, 0.96), "acc": (0.96, 0.98), "email": (0.99, 0.99)}
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_blind_set_recall_and_precision_do_not_regress(kind):
+    report, errors = evaluate(BLIND)
+    r, (recall, precision) = report[kind], BLIND_FLOOR[kind]
+    assert r["gold"] >= 200
+    assert r["recall"] >= recall and r["precision"] >= precision, (r, _failures(errors, kind))

@@ -49,7 +49,7 @@ def registry_uri(tmp_path, monkeypatch):
     return uri
 
 
-def _register(client: MlflowClient, name: str, delta: float, tmp_path) -> str:
+def _register(client: MlflowClient, name: str, delta: float, tmp_path, decontaminated=tuple(TASKS)) -> str:
     """A model version scored like the pipeline scores one, gated like the register stage gates it."""
     src = tmp_path / f"model-{delta}"
     src.mkdir(exist_ok=True)
@@ -61,12 +61,9 @@ def _register(client: MlflowClient, name: str, delta: float, tmp_path) -> str:
     tags = registry.eval_tags(_metrics(delta), "kobest_macro_f1_mean", 5)
     for k, v in tags.items():
         client.set_model_version_tag(name, mv.version, k, v)
-    champ = registry.current(client, name)
     candidate = registry.scores_from_tags(tags, "kobest_macro_f1_mean", 5)
-    if champ is None:
-        alias, reason = "champion", "no current champion"
-    else:
-        alias, reason = decide(candidate, registry.scores_from_tags(champ.tags, "kobest_macro_f1_mean", 5), 0.0, 0.05)
+    alias, reason = registry.gate(client, name, candidate, score_name="kobest_macro_f1_mean", shots=5, margin=0.0,
+                                  tolerance=0.05, decontaminated=decontaminated, scored=sorted(TASKS))
     registry.apply(client, name, str(mv.version), alias, reason)
     return str(mv.version)
 
@@ -111,3 +108,19 @@ def test_versions_scored_differently_are_not_compared(registry_uri, tmp_path):
     assert registry.scores_from_tags(champ.tags, "kobest_acc_mean", 5) is None
     with pytest.raises(Exception, match="score_shots: 10 was not evaluated"):
         registry.eval_tags(_metrics(0.0), "kobest_macro_f1_mean", 10)
+
+
+def test_the_gate_does_not_compare_a_model_whose_corpus_kept_its_test_items(registry_uri, tmp_path):
+    client = MlflowClient(registry_uri, registry_uri)
+    v1 = _register(client, "m", 0.0, tmp_path)
+    # far better, but its corpus was cleaned of four of the five tasks it is scored on
+    v2 = _register(client, "m", +0.2, tmp_path, decontaminated=["boolq", "copa", "hellaswag", "sentineg"])
+    mv2 = client.get_model_version("m", v2)
+    assert mv2.tags["promotion.decision"] == "not_compared"
+    assert "not decontaminated against wic" in mv2.tags["promotion.reason"]
+    assert str(registry.current(client, "m").version) == v1
+    assert registry.current(client, "m", "challenger") is None, "not compared: no alias at all"
+    v3 = _register(client, "m", +0.2, tmp_path, decontaminated=None)     # a corpus from before decontamination
+    assert "records no decontamination" in client.get_model_version("m", v3).tags["promotion.reason"]
+    v4 = _register(client, "m", +0.2, tmp_path)
+    assert str(registry.current(client, "m").version) == v4

@@ -67,9 +67,10 @@ class FineWeb2Config:
     """FineWeb-2's filters with its published Korean thresholds (github.com/huggingface/fineweb-2,
     configs/kor_Hang.yml and fineweb-2-pipeline.py), words as Kiwi's morphemes like datatrove's Korean tokenizer."""
     dup_line_frac: float = 0.374        # Gopher repetition: duplicated lines
-    top_n_grams: dict[int, float] = field(default_factory=lambda: {2: 0.282, 3: 0.228, 4: 0.185})
-    dup_n_grams: dict[int, float] = field(default_factory=lambda: {5: 0.201, 6: 0.184, 7: 0.168, 8: 0.154,
-                                                                   9: 0.14, 10: 0.127})
+    # n (words) -> the largest share of characters in the most frequent n-gram / in repeated n-grams
+    top_n_grams: dict[str, float] = field(default_factory=lambda: {"2": 0.282, "3": 0.228, "4": 0.185})
+    dup_n_grams: dict[str, float] = field(default_factory=lambda: {"5": 0.201, "6": 0.184, "7": 0.168, "8": 0.154,
+                                                                   "9": 0.14, "10": 0.127})
     line_punct_thr: float = 0.062       # FineWeb quality: lines ending in terminal punctuation, at least
     char_duplicates_ratio: float = 0.1  # characters in duplicated lines, at most
     new_line_ratio: float = 0.196       # newlines per word, at most
@@ -120,6 +121,9 @@ class CurateConfig:
     min_hangul_ratio: float = 0.3       # Hangul among letters; below: dropped (low_hangul)
     languages: list[str] = field(default_factory=lambda: ["ko"])   # kept languages (lid.176 codes)
     min_language_score: float = 0.5     # the language model's score for its top language, at least (else dropped)
+    # letters at least this share Hangul: Korean whatever the model says (it misreads unspaced and very short
+    # Korean; components/corpus/langid.py); above 1: the model alone
+    language_script_share: float = 0.8
     gopher_min_words: int = 50          # the Gopher rules judge documents of at least this many words
     min_mean_word_length: float = 1.0   # characters per whitespace-separated word (Korean eojeol)
     max_mean_word_length: float = 15.0

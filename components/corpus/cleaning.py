@@ -92,7 +92,7 @@ def steps_for(cfg: CurateConfig) -> dict[str, Callable[[str, Outcome], str | Non
 
     def language(t, o):
         from .langid import identify
-        lang, score = identify(t)
+        lang, score = identify(t, script_share=cfg.language_script_share)
         o.meta.update(lang=lang, lang_score=round(score, 4))
         if lang not in cfg.languages:
             return _drop(o, "other_language")

@@ -71,11 +71,11 @@ def _repetition(text: str, ws: list[str], cfg) -> str | None:
     lines = _LINES.split(text)
     if cfg.dup_line_frac and _duplicates(lines)[0] / len(lines) > cfg.dup_line_frac:
         return "dup_line_frac"
-    for n, frac in sorted(cfg.top_n_grams.items()):
-        if len(ws) >= n and _top_ngram_chars(ws, int(n)) / len(text) > frac:
+    for n, frac in sorted((int(k), v) for k, v in cfg.top_n_grams.items()):
+        if len(ws) >= n and _top_ngram_chars(ws, n) / len(text) > frac:
             return f"top_{n}_gram"
-    for n, frac in sorted(cfg.dup_n_grams.items()):
-        if _repeated_ngram_chars(ws, int(n)) / len(text) > frac:
+    for n, frac in sorted((int(k), v) for k, v in cfg.dup_n_grams.items()):
+        if _repeated_ngram_chars(ws, n) / len(text) > frac:
             return f"duplicated_{n}_n_grams"
     return None
 

@@ -84,6 +84,23 @@ def decide(candidate: Scores, champion: Scores | None, margin: float, tolerance:
     return CHAMPION, f"{score_name} {candidate.score:.4f} beats the champion's {champion.score:.4f} by {gain:.4f}"
 
 
+def gate(client, name: str, candidate: Scores, *, score_name: str, shots: int, margin: float, tolerance: float,
+         decontaminated: list[str] | None, scored: list[str]) -> tuple[str, str]:
+    """The register stage's decision for a new version: (alias or NOT_COMPARED, reason)."""
+    refused = contamination_problem(decontaminated, scored)
+    if refused:
+        return NOT_COMPARED, refused
+    champ_v = current(client, name)
+    if champ_v is None:
+        return CHAMPION, "no current champion"
+    champion = scores_from_tags(champ_v.tags, score_name, shots)
+    if champion is None:
+        return CHALLENGER, (f"champion version {champ_v.version} was not scored by {score_name} at {shots} shots; "
+                            "compare by hand and use `polyglot-ko promote`")
+    alias, reason = decide(candidate, champion, margin, tolerance, f"{score_name}@{shots}shot")
+    return alias, f"{reason} (champion: version {champ_v.version})"
+
+
 def current(client, name: str, alias: str = CHAMPION):
     """The model version holding `alias`, or None when the model or the alias does not exist. Any other error
     (the registry unreachable, no permission) is raised: a scheduled run must not take it for "no champion" and

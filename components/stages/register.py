@@ -93,21 +93,9 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     client.update_model_version(cfg.model_name, version, description=card[:5000])
 
     candidate = registry.scores_from_tags(tags, cfg.score, shots)
-    champ_v = registry.current(client, cfg.model_name)
-    refused = registry.contamination_problem(clean_of, sorted(metrics["kobest"][str(shots)]))
-    if refused:
-        alias, reason = registry.NOT_COMPARED, refused
-    elif champ_v is None:
-        alias, reason = registry.CHAMPION, "no current champion"
-    else:
-        champion = registry.scores_from_tags(champ_v.tags, cfg.score, shots)
-        if champion is None:
-            alias, reason = registry.CHALLENGER, (f"champion version {champ_v.version} was not scored by {cfg.score} "
-                                                  f"at {shots} shots; compare by hand and use `polyglot-ko promote`")
-        else:
-            alias, reason = registry.decide(candidate, champion, cfg.margin, cfg.task_tolerance,
-                                            f"{cfg.score}@{shots}shot")
-            reason += f" (champion: version {champ_v.version})"
+    alias, reason = registry.gate(client, cfg.model_name, candidate, score_name=cfg.score, shots=shots,
+                                  margin=cfg.margin, tolerance=cfg.task_tolerance, decontaminated=clean_of,
+                                  scored=sorted(metrics["kobest"][str(shots)]))
     registry.apply(client, cfg.model_name, version, alias, reason)
     # the gate's record says what it relied on: the tasks the candidate's corpus was cleaned of
     client.set_model_version_tag(cfg.model_name, version, "promotion.decontaminated_against", tags[
