@@ -126,11 +126,8 @@ def step_costs(src: Path, limit: int = 20000) -> None:
     from components.corpus.cleaning import Outcome, steps_for
     from components.corpus.readers import read_jsonl
 
-    texts = []
-    for _, rec in read_jsonl(src, src.name):
-        texts.append(rec["text"])
-        if len(texts) >= limit:
-            break
+    texts = [rec["text"] for _, rec in read_jsonl(src, src.name)]
+    texts = texts[::max(1, len(texts) // limit)]       # spread over the input: reviews and long documents alike
     mb = sum(len(t.encode()) for t in texts) / 1e6
     cfg = CurateConfig()
     table = steps_for(cfg)

@@ -60,7 +60,7 @@ def table(results: dict) -> str:
     lines += ["", "| dropped because | " + " | ".join(results) + " |", "|---" * (1 + len(results)) + "|"]
     for k in reasons:
         lines.append(f"| {k} | " + " | ".join(f"{r['dropped'].get(k, 0):,}" for r in results.values()) + " |")
-    lines += ["", "curate time (2 shards on this machine): " + ", ".join(
+    lines += ["", "curate time (2 shards on 2 cores): " + ", ".join(
         f"{p} {r['seconds']:.0f} s" for p, r in results.items())]
     return "\n".join(lines)
 
