@@ -126,8 +126,9 @@ def step_costs(src: Path, limit: int = 20000) -> None:
     from components.corpus.cleaning import Outcome, steps_for
     from components.corpus.readers import read_jsonl
 
-    texts = [rec["text"] for _, rec in read_jsonl(src, src.name)]
-    texts = texts[::max(1, len(texts) // limit)]       # spread over the input: reviews and long documents alike
+    # spread over the input (reviews and long documents alike), streamed: every k-th record
+    every = max(1, sum(1 for _ in open(src, encoding="utf-8")) // limit)
+    texts = [rec["text"] for i, (_, rec) in enumerate(read_jsonl(src, src.name)) if i % every == 0]
     mb = sum(len(t.encode()) for t in texts) / 1e6
     cfg = CurateConfig()
     table = steps_for(cfg)

@@ -34,7 +34,6 @@ class WordNgrams:
         from components.corpus.decontam import FIELDS
         self.n, self.items, self.grams = n, index.items, {}
         self.indexed, self.unmatchable, self.long_field = index.indexed, index.unmatchable, index.long_field
-        self.gram, self.coverage, self.min_item, self.common = index.gram, index.coverage, index.min_item, 0
         for i, it in enumerate(index.items):
             row = rows[it.task][int(it.key.split(":")[1])]
             words = [w.lower() for f in FIELDS[it.task] for w in _WORD.findall(row[f])]
@@ -62,7 +61,7 @@ def _print(name: str, r: dict) -> None:
 
 
 def main() -> None:
-    from components.evaluation.kobest import load_split
+    from components.evaluation.kobest_data import load_split
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--clean-docs", type=int, default=3000)

@@ -15,8 +15,9 @@ from components.contract.runner import make_context
 from components.corpus.decontam import index_for, normalise
 from components.corpus.decontam_eval import _disturb, evaluate
 from components.errors import UserError
-from components.evaluation.kobest import load_split
-from components.stages.register import decontaminated_against
+from components.evaluation.kobest_data import load_split
+from components.registry.promotion import contamination_problem, decontaminated_tasks
+from components.stages.register import training_corpora
 from conftest import write_jsonl
 
 KOBEST = Path("data/kobest/v1.0")
@@ -54,8 +55,9 @@ def test_recall_and_precision_on_planted_and_clean_documents(index):
     r = evaluate(index, KOBEST, clean_docs=300, limit=40, seed=7)
     for task, variants in r["tasks"].items():
         for variant in ("whole", "inside", "spacing"):
-            v = variants[variant]
-            assert v["planted"] and v["found"] == v["planted"], (task, variant, v)
+            v = variants[variant]      # every strong item, however written; a weak one only among its own
+            assert v["planted"] and v["found"] >= v["planted"] - v["weak"], (task, variant, v)
+        assert variants["dump"]["found"] >= 0.95 * variants["dump"]["planted"], (task, variants["dump"])
         if variants["passage"]["planted"]:
             assert variants["passage"]["found"] == variants["passage"]["planted"], (task, variants["passage"])
     # one syllable in 40 edited: long items survive (measured on every item: boolq 0.99, hellaswag 0.98)
@@ -68,7 +70,8 @@ def _corpus(tmp_path: Path, index) -> tuple[dict, dict]:
     """A wiki source and a web source with KoBEST test items planted in four ways, and clean text beside them."""
     boolq, copa = load_split(KOBEST, "boolq", "test"), load_split(KOBEST, "copa", "test")
     senti, wic = load_split(KOBEST, "sentineg", "test"), load_split(KOBEST, "wic", "test")
-    s = next(i for i, r in enumerate(senti) if len(normalise(r["sentence"])) >= 12)
+    # three SentiNeg reviews long enough to match (8+ letters) yet weak (under 20): they count only together
+    weak = [i for i, r in enumerate(senti) if 8 <= len(normalise(r["sentence"])) < 20][:3]
     # a train passage on another subject that holds no test item (some train passages repeat test ones)
     clean_wiki = next(r["paragraph"] for r in load_split(KOBEST, "boolq", "train") if not index.find(r["paragraph"]))
     reviews = ["배우들 연기가 정말 좋았고 음악도 훌륭했습니다.", "두 번 보니 더 재밌네요 강추합니다",
@@ -77,14 +80,16 @@ def _corpus(tmp_path: Path, index) -> tuple[dict, dict]:
         "boolq": f"{boolq[3]['paragraph']}\n\n같이 보기\n각주",                        # the Wikipedia page itself
         "copa": _disturb(random.Random(3), " / ".join([copa[11]["premise"], copa[11]["alternative_1"],
                                                        copa[11]["alternative_2"]])),   # a dump, respaced
-        "sentineg": "\n".join(reviews[:2] + [senti[s]["sentence"]] + reviews[2:]),   # a page of reviews
+        "sentineg": "\n".join(reviews[:2] + [senti[i]["sentence"] for i in weak] + reviews[2:]),   # a page of them
         "wic": f"[예문] {wic[5]['context_1']}\n[예문] {wic[5]['context_2']}\n출처: 사전",
     }
-    keys = {"boolq": "test:3", "copa": "test:11", "sentineg": f"test:{s}", "wic": "test:5"}
+    keys = {"boolq": ["test:3"], "copa": ["test:11"], "sentineg": [f"test:{i}" for i in weak], "wic": ["test:5"]}
     rows = [{"id": "wiki-contaminated", "text": planted["boolq"]}, {"id": "wiki-clean", "text": clean_wiki}]
     write_jsonl(tmp_path / "src" / "wiki.jsonl", rows)
     rows = [{"id": f"web-{t}", "text": planted[t]} for t in ("copa", "sentineg", "wic")]
     rows += [{"id": f"web-clean-{i}", "text": f"{r} 영화 후기 {i}번째입니다."} for i, r in enumerate(reviews)]
+    # one short test review among others is a phrase, not the test set: kept
+    rows += [{"id": "web-one-review", "text": "\n".join(reviews[:2] + [senti[weak[0]]["sentence"]])}]
     write_jsonl(tmp_path / "src" / "web.jsonl", rows)
     sources = [{"name": n, "uri": str(tmp_path / "src" / f"{n}.jsonl"), "id_field": "id"} for n in ("wiki", "web")]
     cfg = {"collect": {"world_size": 2, "sources": sources}, "curate": {"world_size": 2, "near_dedup": False}}
@@ -107,26 +112,25 @@ def test_curate_drops_planted_kobest_items_and_keeps_clean_text(tmp_path, index)
     assert d.tasks == list(KOBEST_TASKS) and d.splits == ["test"] and d.items_digest
     assert d.documents == {"boolq": 1, "copa": 1, "sentineg": 1, "wic": 1}
     assert d.per_source == {"wiki": {"boolq": 1}, "web": {"copa": 1, "sentineg": 1, "wic": 1}}
-    assert d.items_found == {t: 1 for t in keys} and d.items == index.indexed
+    assert d.items_found == {t: len(k) for t, k in keys.items()} and d.items == index.indexed
     assert s["per_source"]["web"]["dropped"] == {"contaminated": 3}
     found = json.loads((Path(cur.uri) / "contamination.json").read_text())
-    assert found == {t: {k: 1} for t, k in keys.items()}
+    assert found == {t: {k: 1 for k in ks} for t, ks in keys.items()}
     card = (Path(cur.uri) / "data_card.md").read_text()
     assert "Decontaminated against KoBEST boolq, copa, hellaswag, sentineg, wic" in card and "| wiki | 1 |" in card
     kept = [r for f in cur.files if f.name.startswith("data/")
             for r in pq.read_table(Path(cur.uri) / f.name).to_pylist()]
     assert sorted(r["id"] for r in kept) == ["web/web-clean-0", "web/web-clean-1", "web/web-clean-2",
-                                             "web/web-clean-3", "wiki/wiki-clean"]
+                                             "web/web-clean-3", "web/web-one-review", "wiki/wiki-clean"]
     # every kept record carries its language and score
     metas = [json.loads(r["meta"]) for r in kept]
     assert all(m["lang"] == "ko" and 0.5 <= m["lang_score"] <= 1.0 for m in metas), metas
     # what the register stage reads to gate the model
-    assert decontaminated_against({"curate": cur}) == list(KOBEST_TASKS)
+    assert decontaminated_tasks(training_corpora(None, {"curate": cur})) == list(KOBEST_TASKS)
 
 
 def test_without_the_step_the_corpus_says_so_and_the_gate_will_refuse(tmp_path, index):
     from components.contract.config import CurateConfig
-    from components.registry.promotion import contamination_problem
     cfg, _ = _corpus(tmp_path, index)
     cfg["curate"]["steps"] = [s for s in CurateConfig().steps if s != "decontaminate"]
     raw = _run(cfg, tmp_path / "wd", "collect")
@@ -134,8 +138,8 @@ def test_without_the_step_the_corpus_says_so_and_the_gate_will_refuse(tmp_path, 
     assert "contaminated" not in cur.stats["dropped"]
     assert read_kind(cur).decontamination.tasks == []
     assert "Decontamination: off" in (Path(cur.uri) / "data_card.md").read_text()
-    assert "not decontaminated against boolq, copa" in contamination_problem(
-        decontaminated_against({"curate": cur}), list(KOBEST_TASKS))
+    assert "its corpus was not decontaminated against boolq, copa" in contamination_problem(
+        training_corpora(None, {"curate": cur}), list(KOBEST_TASKS))
 
 
 def test_scoring_a_task_the_corpus_keeps_is_a_config_error():
@@ -143,3 +147,19 @@ def test_scoring_a_task_the_corpus_keeps_is_a_config_error():
         config_from_dict({"curate": {"decontaminate": {"tasks": ["boolq", "copa", "hellaswag", "sentineg"]}}})
     # turning the step off is allowed (the gate then does not compare the model)
     config_from_dict({"curate": {"steps": ["empty"], "decontaminate": {"tasks": ["boolq"]}}})
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"splits": ["validation"]}, "splits must include test"),
+    ({"coverage": 3.0}, "coverage 3.0"),
+    ({"gram": 0}, "gram 0"),
+    ({"min_item": 1000}, "min_item 1000"),
+])
+def test_settings_that_cannot_clean_the_scored_split_are_refused(setting, message):
+    with pytest.raises(UserError, match=message):
+        config_from_dict({"curate": {"decontaminate": setting}})
+
+
+def test_a_preset_must_be_a_name():
+    with pytest.raises(UserError, match="curate.preset"):
+        config_from_dict({"curate": {"preset": ["fineweb2-kor"]}})

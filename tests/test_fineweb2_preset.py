@@ -41,8 +41,15 @@ def test_each_filter_names_its_rule():
     assert fineweb2.reason(no_punct, cfg) == "fineweb2_line_punct_ratio"
     listing = "\n".join(f"{w}." for w in PROSE.split())    # one word per line
     assert fineweb2.reason(listing, cfg) == "fineweb2_list_ratio"
-    no_stop = " ".join(["컴퓨터 과학 연구 분야 데이터 처리 방법."] * 12)
-    assert fineweb2.reason(no_stop, cfg).startswith("fineweb2_")
+    # prose of 50+ morphemes with none of FineWeb-2's 21 Korean stop words
+    nouns = ("컴퓨터 과학 수학 물리 화학 생물 지구 천문 기술 공학 의학 약학 법률 경제 경영 회계 역사 철학 문학 음악 미술 "
+             "체육 건축 토목 전기 전자 기계 항공 해양 농업 임업 수산 식품 영양 간호 교육 심리 사회 정치 외교 행정 언론 "
+             "광고 디자인 패션 관광 호텔 조리 제과").split()
+    words = nouns + nouns[::-1]
+    no_stop = "\n".join(" ".join(words[i:i + 10]) + "." for i in range(0, len(words), 10))
+    assert fineweb2.reason(no_stop, cfg) == "fineweb2_gopher_enough_stop_words"
+    assert fineweb2.reason(PROSE.replace(".", "#", 3), cfg) is None    # a few hashes are fine ...
+    assert fineweb2.reason(" ".join("#" + w for w in PROSE.split(" ")), cfg) == "fineweb2_gopher_too_many_hashes"
 
 
 def test_the_preset_chain_keeps_prose_and_drops_english():

@@ -4,6 +4,7 @@ from mlflow import MlflowClient
 
 from components.registry import promotion as registry
 from components.cli import main
+from components.contract.kinds import Decontamination
 from components.registry.promotion import Scores, decide
 
 TASKS = {"boolq": 0.5, "copa": 0.6, "hellaswag": 0.4, "sentineg": 0.7, "wic": 0.35}
@@ -49,6 +50,15 @@ def registry_uri(tmp_path, monkeypatch):
     return uri
 
 
+def _cleaned_of(tasks) -> list:
+    """The corpora behind a model as register.training_corpora gives them: one corpus cleaned of `tasks`."""
+    if tasks is None:
+        return [("its corpus", None)]
+    return [("its corpus", Decontamination(tasks=list(tasks), splits=["test"], items_digest="x",
+                                           items={t: 10 for t in tasks}, unmatchable={}, documents={},
+                                           items_found={}, per_source={}))]
+
+
 def _register(client: MlflowClient, name: str, delta: float, tmp_path, decontaminated=tuple(TASKS)) -> str:
     """A model version scored like the pipeline scores one, gated like the register stage gates it."""
     src = tmp_path / f"model-{delta}"
@@ -59,11 +69,13 @@ def _register(client: MlflowClient, name: str, delta: float, tmp_path, decontami
         pass
     mv = client.create_model_version(name, str(src))
     tags = registry.eval_tags(_metrics(delta), "kobest_macro_f1_mean", 5)
+    corpora = _cleaned_of(decontaminated)
+    tags["decontamination.tasks"] = ",".join(registry.decontaminated_tasks(corpora)) or "none"
     for k, v in tags.items():
         client.set_model_version_tag(name, mv.version, k, v)
     candidate = registry.scores_from_tags(tags, "kobest_macro_f1_mean", 5)
     alias, reason = registry.gate(client, name, candidate, score_name="kobest_macro_f1_mean", shots=5, margin=0.0,
-                                  tolerance=0.05, decontaminated=decontaminated, scored=sorted(TASKS))
+                                  tolerance=0.05, corpora=corpora, scored=sorted(TASKS))
     registry.apply(client, name, str(mv.version), alias, reason)
     return str(mv.version)
 
@@ -124,3 +136,24 @@ def test_the_gate_does_not_compare_a_model_whose_corpus_kept_its_test_items(regi
     assert "records no decontamination" in client.get_model_version("m", v3).tags["promotion.reason"]
     v4 = _register(client, "m", +0.2, tmp_path)
     assert str(registry.current(client, "m").version) == v4
+    # a champion whose own corpus kept test items is no fair bar: promoted by hand, it stops the gate
+    assert main(["promote", "m", v2]) == 0
+    v5 = _register(client, "m", +0.3, tmp_path)
+    mv5 = client.get_model_version("m", v5)
+    assert mv5.tags["promotion.decision"] == "challenger" and "not decontaminated against wic" in mv5.tags[
+        "promotion.reason"]
+
+
+def test_every_corpus_behind_a_model_must_be_clean_of_the_scored_tasks():
+    clean, partial = _cleaned_of(TASKS)[0][1], _cleaned_of(["boolq"])[0][1]
+    assert registry.contamination_problem([("its corpus", clean)], sorted(TASKS)) is None
+    problem = registry.contamination_problem([("its corpus", clean), ("blended dataset s3://b", partial)],
+                                             sorted(TASKS))
+    assert problem.startswith("blended dataset s3://b was not decontaminated against copa, hellaswag")
+    assert registry.decontaminated_tasks([("a", clean), ("b", partial)]) == ["boolq"]
+    dev_only = Decontamination(**{**clean.__dict__, "splits": ["validation"]})
+    assert "test split" in registry.contamination_problem([("its corpus", dev_only)], ["boolq"])
+    nothing = Decontamination(**{**clean.__dict__, "items": {}})      # settings that index no item
+    assert "not decontaminated against boolq" in registry.contamination_problem([("its corpus", nothing)], ["boolq"])
+    assert "records no decontamination" in registry.contamination_problem(
+        [("its corpus", clean), ("the weights it continued from (EleutherAI/polyglot-ko-1.3b)", None)], ["boolq"])

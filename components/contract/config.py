@@ -59,6 +59,8 @@ class DecontaminateConfig:
     coverage: float = 0.7               # share of a field's n-grams a document must hold for the field to count
     long_field: int = 50                # a field this long (a BoolQ passage) is evidence by itself
     min_item: int = 8                   # items shorter than this (normalised) are unmatchable, and counted
+    strong_item: int = 20               # shorter items are weak: they count only in numbers (a page of them)
+    weak_items: int = 3                 # weak items of one task a document must hold to be dropped
     common: int = 50                    # n-grams shared by more fields than this are formulas, not evidence
 
 
@@ -355,21 +357,31 @@ def _with_preset(data: dict) -> dict:
     curate = data.get("curate")
     if not isinstance(curate, dict) or "preset" not in curate:
         return data
-    if curate["preset"] not in CURATE_PRESETS:
+    if not isinstance(curate["preset"], str) or curate["preset"] not in CURATE_PRESETS:
         raise UserError(f"config: curate.preset {curate['preset']!r} is not one of {', '.join(CURATE_PRESETS)}")
     return {**data, "curate": {**CURATE_PRESETS[curate["preset"]], **curate}}
 
 
 def _check_decontamination(cfg: RunConfig) -> None:
-    """Every task the evaluation scores must have been removed from the corpus, or the gate cannot compare the model:
-    said now, not after training."""
+    """Every task the evaluation scores must be removed from the corpus, from the split it scores, by settings that
+    can find something, or the gate cannot compare the model: said now, not after training."""
     if "decontaminate" not in cfg.curate.steps:
         return
-    missing = [t for t in cfg.evaluate.tasks if t not in cfg.curate.decontaminate.tasks]
+    d, where = cfg.curate.decontaminate, "config: curate.decontaminate"
+    missing = [t for t in cfg.evaluate.tasks if t not in d.tasks]
     if missing:
         raise UserError(f"config: evaluate.tasks scores {', '.join(missing)}, which curate.decontaminate.tasks does "
                         "not remove from the corpus: add them (or drop the decontaminate step, and the promotion "
                         "gate will not compare the model)")
+    if "test" not in d.splits:
+        raise UserError(f"{where}.splits must include test: the split evaluate scores on")
+    bad = [f"gram {d.gram} (at least 3)"] * (d.gram < 3) + [f"coverage {d.coverage} (in (0, 1])"] * (
+        not 0 < d.coverage <= 1) + [f"min_item {d.min_item} (1 to strong_item {d.strong_item})"] * (
+        not 1 <= d.min_item <= d.strong_item) + [f"long_field {d.long_field} (at least gram)"] * (
+        d.long_field < d.gram) + [f"weak_items {d.weak_items} (at least 1)"] * (d.weak_items < 1) + [
+        f"common {d.common} (at least 1)"] * (d.common < 1)
+    if bad:
+        raise UserError(f"{where}: {'; '.join(bad)}")
 
 
 def config_from_dict(data: dict) -> RunConfig:

@@ -120,7 +120,8 @@ class CuratedCorpus(Accounted):
     records_reused: int             # kept documents that come from the base
     raw_files_curated: int          # raw files this generation read (the new ones, with a base)
     signature_scheme: str           # the cleaning and signing code: a later generation must match it
-    decontamination: Decontamination
+    # None only for a corpus curated before decontamination was recorded: the gate does not compare its models
+    decontamination: Decontamination | None = None
 
     def metrics(self) -> dict[str, float]:
         return {k: v for k, v in super().metrics().items() if not k.startswith("cleaning.")}   # settings, not counts
@@ -245,9 +246,9 @@ class RegisteredModel(Description):
     KIND: ClassVar[str] = "RegisteredModel"
     model_name: str
     version: str
-    model_uri: str                  # models:/NAME@alias
+    model_uri: str                  # models:/NAME@alias, or models:/NAME/VERSION when it got no alias
     aliases: list[str]
-    decision: str                   # champion | challenger
+    decision: str                   # champion | challenger | not_compared (its corpus kept scored test items)
     reason: str
     score: float
     score_name: str

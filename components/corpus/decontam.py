@@ -13,8 +13,11 @@ The decision, per item (an item has several fields: BoolQ's passage and question
   BoolQ passage or a HellaSwag context, the text as a Wikipedia page holds it), or when every field of at least
   `gram` characters is found and they add up to at least `min_item` characters (COPA, WiC, SentiNeg: a short
   sentence alone also occurs in clean text, so only the whole item is evidence);
-- an item shorter than `min_item` normalised characters cannot be told from ordinary text: it is counted as
-  `unmatchable` per task (the data card shows it), not silently skipped.
+- a field shorter than `gram` is looked for whole (a COPA alternative of five letters), once the rest is found;
+- an item shorter than `strong_item` normalised characters in all (most SentiNeg reviews: "판매자가 친절해요") also
+  occurs in clean text, alone: such a *weak* item counts only when the document holds at least `weak_items` of its
+  task (a page of the test set); an item shorter than `min_item` cannot be told from ordinary text even so: it is
+  counted as `unmatchable` per task (the data card shows it), not silently skipped.
 An n-gram shared by more than `common` fields is a formula ("습니다", "하였다"), not evidence: it is left out of the
 index and of the coverage.
 
@@ -27,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +53,11 @@ class Item:
     key: str                    # "<split>:<row>" in the task's file
     fields: list[str]           # normalised
     matchable: bool = True      # set by the index: False when too short to tell from ordinary text
+    strong: bool = True         # set by the index: False when it counts only beside others of its task
 
 
 def kobest_items(kobest_dir: str | Path, tasks: list[str], splits: list[str]) -> list[Item]:
-    from ..evaluation.kobest import load_split
+    from ..evaluation.kobest_data import load_split
     items = []
     for task in tasks:
         for split in splits:
@@ -71,27 +76,31 @@ def items_digest(items: list[Item]) -> str:
 
 @dataclass
 class Index:
-    gram: int = 6               # n-gram length in normalised characters
-    coverage: float = 0.8       # share of a field's n-grams a document must hold for the field to be found
-    long_field: int = 50        # a field this long is evidence by itself
-    min_item: int = 12          # a shorter item is unmatchable
-    common: int = 50            # an n-gram in more fields than this is left out
-    items: list[Item] = field(default_factory=list)
+    gram: int               # n-gram length in normalised characters
+    coverage: float         # share of a field's n-grams a document must hold for the field to be found
+    long_field: int         # a field this long is evidence by itself
+    min_item: int           # a shorter item is unmatchable
+    strong_item: int        # a shorter item is weak: it counts only beside `weak_items` - 1 others of its task
+    weak_items: int
+    common: int             # an n-gram in more fields than this is left out
+    items: list[Item]
 
     def __post_init__(self):
         self.unmatchable: dict[str, int] = {}
         self.indexed: dict[str, int] = {}
         field_item, is_long, hashes, owners = [], [], [], []
-        self._required: list[int] = []      # per item: fields that must all be found (rule 2)
+        self._required: list[int] = []      # per item: indexed fields that must all be found (rule 2)
+        self._tiny: list[list[str]] = []    # per item: fields under `gram` characters, looked for whole
         for i, it in enumerate(self.items):
             usable = [f for f in it.fields if len(f) >= self.gram]
-            if sum(map(len, usable)) < self.min_item:
+            tiny = [f for f in it.fields if 0 < len(f) < self.gram]
+            self._required.append(len(usable))
+            self._tiny.append(tiny)
+            if not usable or sum(map(len, usable + tiny)) < self.min_item:
                 self.unmatchable[it.task] = self.unmatchable.get(it.task, 0) + 1
                 it.matchable = False
-                self._required.append(-1)
                 continue
             self.indexed[it.task] = self.indexed.get(it.task, 0) + 1
-            self._required.append(len(usable))
             for f in usable:
                 fid = len(field_item)
                 field_item.append(i)
@@ -99,10 +108,13 @@ class Index:
                 grams = {hash(f[j:j + self.gram]) for j in range(len(f) - self.gram + 1)}
                 hashes += grams
                 owners += [fid] * len(grams)
+        for it in self.items:
+            it.strong = sum(map(len, it.fields)) >= self.strong_item
+        self._strong = np.asarray([it.strong for it in self.items], dtype=bool)
         keys, fids = np.asarray(hashes, dtype=np.int64), np.asarray(owners, dtype=np.int64)
         order = np.lexsort((fids, keys))
         keys, fids = keys[order], fids[order]
-        uniq, start, count = np.unique(keys, return_index=True, return_counts=True)
+        uniq, count = np.unique(keys, return_counts=True)
         keep = np.repeat(count <= self.common, count)
         self._keys, self._fids = keys[keep], fids[keep]
         self._set = set(uniq[count <= self.common].tolist())
@@ -112,7 +124,8 @@ class Index:
         self._needed = np.ceil(self.coverage * self._field_grams - 1e-9)
 
     def find(self, text: str) -> list[Item]:
-        """The items `text` contains (usually none)."""
+        """The items `text` contains that count (usually none): strong ones, and weak ones when at least
+        `weak_items` of one task are there (a page of the test set, not a phrase that also occurs in reviews)."""
         s = normalise(text)
         g = self.gram
         if len(s) < g:
@@ -131,26 +144,44 @@ class Index:
         items = self._field_item[found]
         whole = set(items[self._is_long[found]].tolist())
         ids, per_item = np.unique(items, return_counts=True)
-        whole.update(int(i) for i, c in zip(ids, per_item) if c == self._required[i])
-        return [self.items[i] for i in sorted(whole)]
+        whole.update(int(i) for i, c in zip(ids, per_item)
+                     if c == self._required[i] and all(f in s for f in self._tiny[i]))
+        strong = [i for i in whole if self._strong[i]]
+        weak: dict[str, list[int]] = {}
+        for i in whole:
+            if not self._strong[i]:
+                weak.setdefault(self.items[i].task, []).append(i)
+        strong += [i for ws in weak.values() if len(ws) >= self.weak_items for i in ws]
+        return [self.items[i] for i in sorted(strong)]
 
 
 def build_index(kobest_dir: str | Path, tasks: list[str], splits: list[str], **settings) -> Index:
     return Index(items=kobest_items(kobest_dir, tasks, splits), **settings)
 
 
-def _settings(cfg) -> dict:
-    return {k: getattr(cfg, k) for k in ("gram", "coverage", "long_field", "min_item", "common")}
+SETTINGS = ("gram", "coverage", "long_field", "min_item", "strong_item", "weak_items", "common")
+
+
+def _key(cfg) -> tuple:
+    return (str(Path(cfg.kobest_dir).resolve()), tuple(cfg.tasks), tuple(cfg.splits),
+            *(getattr(cfg, k) for k in SETTINGS))
+
+
+@lru_cache(maxsize=4)
+def _index(key: tuple) -> Index:
+    kobest_dir, tasks, splits, *settings = key
+    return build_index(kobest_dir, list(tasks), list(splits), **dict(zip(SETTINGS, settings)))
 
 
 def index_for(cfg) -> Index:
-    """The index a DecontaminateConfig describes."""
-    return build_index(cfg.kobest_dir, list(cfg.tasks), list(cfg.splits), **_settings(cfg))
+    """The index a DecontaminateConfig describes: built once per process (the stage's address, the cleaning
+    chain and the reduce all ask for it)."""
+    return _index(_key(cfg))
 
 
 def describe(cfg) -> dict:
     """What the curate stage's address and the artifact record of it: the settings and the items' digest (the
     files' path is not part of it: the same items elsewhere are the same decontamination)."""
     index = index_for(cfg)
-    return {"tasks": list(cfg.tasks), "splits": list(cfg.splits), **_settings(cfg),
+    return {"tasks": list(cfg.tasks), "splits": list(cfg.splits), **{k: getattr(cfg, k) for k in SETTINGS},
             "items_digest": items_digest(index.items), "items": index.indexed, "unmatchable": index.unmatchable}

@@ -3,7 +3,10 @@
 Recall: every indexed test item planted four ways: `whole` (the item alone, its fields on lines as a dataset dump
 or a web page copying it shows them), `inside` (the same in the middle of a longer clean document), `spacing`
 (inside, with spaces dropped and added, line breaks inserted and punctuation changed), `edited` (inside, one
-Hangul syllable in 40 replaced: typos, a paraphrased word) and, for items with a long field, `passage` (that field alone inside clean text: the Wikipedia page a BoolQ passage came from).
+Hangul syllable in 40 replaced: typos, a paraphrased word), for items with a long field, `passage` (that field
+alone inside clean text: the Wikipedia page a BoolQ passage came from), and `dump` (the item among the four that
+follow it in the test file, inside clean text: a page of the test set). A weak item (decontam.py) is found by
+design only in a dump.
 Precision: clean documents on the same topics that must be kept: KoBEST's own train and dev items of every task
 (the same kinds of sentences, other items) written as dumps, and movie reviews, news sentences and technical text
 from the bundled corpus grouped into documents. A clean document that truly holds a test item is reported apart as
@@ -13,6 +16,7 @@ item's longest field at least 80% similar to one of the document's fields.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import random
@@ -21,7 +25,7 @@ from pathlib import Path
 from .decontam import FIELDS, Index, normalise
 
 ROOT = Path(__file__).resolve().parents[2]
-VARIANTS = ("whole", "inside", "spacing", "edited", "passage")
+VARIANTS = ("whole", "inside", "spacing", "edited", "passage", "dump")
 
 
 def _clean_texts(rng: random.Random, n: int) -> list[str]:
@@ -81,8 +85,11 @@ def planted(rows: dict[str, list[dict]], index: Index, clean: list[str], rng: ra
     for it in index.items:
         if not it.matchable:
             continue
-        row = rows[it.task][int(it.key.split(":")[1])]
+        at = int(it.key.split(":")[1])
+        row = rows[it.task][at]
         dump = _dump(it.task, row)
+        page = "\n\n".join(_dump(it.task, r) for r in rows[it.task][at:at + 5])
+        yield "dump", it, _inside(rng, clean, page)
         yield "whole", it, dump
         yield "inside", it, _inside(rng, clean, dump)
         yield "spacing", it, _inside(rng, clean, _disturb(rng, dump))
@@ -96,7 +103,7 @@ def evaluate(index: Index, kobest_dir: str | Path, *, clean_docs: int = 3000, se
              limit: int | None = None) -> dict:
     """Per task and variant: planted, found (recall); clean documents, flagged (false positives), overlaps.
     `limit`: items per task planted and train/dev items per task used as clean text (None: all)."""
-    from ..evaluation.kobest import load_split
+    from ..evaluation.kobest_data import load_split
     rng = random.Random(seed)
     clean = _clean_texts(rng, clean_docs)
     tasks = sorted({it.task for it in index.items})
@@ -104,18 +111,17 @@ def evaluate(index: Index, kobest_dir: str | Path, *, clean_docs: int = 3000, se
     report = {"tasks": {}, "clean": {}}
     if limit is not None:
         keep = {t: set(rng.sample(range(len(test[t])), min(limit, len(test[t])))) for t in tasks}
-        sample = Index(gram=index.gram, coverage=index.coverage, long_field=index.long_field,
-                       min_item=index.min_item, common=index.common,
-                       items=[it for it in index.items if int(it.key.split(":")[1]) in keep[it.task]])
-        plant_from = sample
+        plant_from = dataclasses.replace(
+            index, items=[it for it in index.items if int(it.key.split(":")[1]) in keep[it.task]])
     else:
         plant_from = index
     for variant, it, text in planted(test, plant_from, clean, rng):
-        r = report["tasks"].setdefault(it.task, {v: {"planted": 0, "found": 0} for v in VARIANTS})
+        r = report["tasks"].setdefault(it.task, {v: {"planted": 0, "found": 0, "weak": 0} for v in VARIANTS})
         r[variant]["planted"] += 1
+        r[variant]["weak"] += not it.strong
         r[variant]["found"] += any(f.key == it.key and f.task == it.task for f in index.find(text))
     for t in tasks:
-        r = report["tasks"].setdefault(t, {v: {"planted": 0, "found": 0} for v in VARIANTS})
+        r = report["tasks"].setdefault(t, {v: {"planted": 0, "found": 0, "weak": 0} for v in VARIANTS})
         r["indexed"], r["unmatchable"] = index.indexed.get(t, 0), index.unmatchable.get(t, 0)
     # clean text: the bundled corpus, then every task's train and dev items as dumps
     sets = {"corpus": clean}
@@ -123,6 +129,10 @@ def evaluate(index: Index, kobest_dir: str | Path, *, clean_docs: int = 3000, se
         rows = [row for split in ("train", "validation") for row in load_split(Path(kobest_dir), t, split)]
         rows = rows if limit is None else rng.sample(rows, min(limit, len(rows)))
         sets[f"kobest_{t}_train_dev"] = [(_dump(t, row), [normalise(row[f]) for f in FIELDS[t]]) for row in rows]
+        if t == "sentineg":     # pages of ten reviews: the weak items' own domain, in numbers
+            sets["kobest_sentineg_pages"] = [
+                ("\n".join(r["sentence"] for r in rows[i:i + 10]), [normalise(r["sentence"]) for r in rows[i:i + 10]])
+                for i in range(0, len(rows), 10)]
     for name, docs in sets.items():
         flagged = overlaps = 0
         for d in docs:

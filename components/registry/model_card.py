@@ -59,7 +59,9 @@ def policy(c: kinds.Cleaning) -> str:
     return text[0].upper() + text[1:] + (" " + "; ".join(missing) + "." if missing else "")
 
 
-def _decontamination(d: kinds.Decontamination) -> str:
+def _decontamination(d: kinds.Decontamination | None) -> str:
+    if d is None:
+        return "Decontamination: not recorded (curated before it existed). "
     if not d.tasks:
         return ""
     found = ", ".join(f"{t} {d.items_found.get(t, 0):,} items in {d.documents.get(t, 0):,} documents"

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..contract.config import KOBEST_TASKS
 from ..errors import UserError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -55,15 +56,26 @@ def scores_from_tags(tags: dict[str, str], score_name: str, shots: int) -> Score
     return Scores(float(tags["eval.score"]), tasks)
 
 
-def contamination_problem(decontaminated: list[str] | None, scored: list[str]) -> str | None:
-    """Why the gate may not compare a candidate scored on `scored` whose corpus was decontaminated against
-    `decontaminated` (None: not recorded), or None when it may."""
-    if decontaminated is None:
-        return "its training corpus records no decontamination (made by an older version)"
-    missing = [t for t in scored if t not in decontaminated]
-    if missing:
-        return (f"its training corpus was not decontaminated against {', '.join(missing)}, which it is scored on: "
-                "the gate does not compare it (`polyglot-ko promote` can, by hand)")
+def decontaminated_tasks(corpora: list) -> list[str]:
+    """The scored tasks every corpus behind a model was cleaned of (its test split indexed, items in the index);
+    `corpora`: (what, Decontamination or None), as register.training_corpora gives them."""
+    sets = [{t for t in d.tasks if "test" in d.splits and d.items.get(t, 0) > 0} if d else set() for _, d in corpora]
+    common = set.intersection(*sets) if sets else set()
+    return [t for t in KOBEST_TASKS if t in common]
+
+
+def contamination_problem(corpora: list, scored: list[str]) -> str | None:
+    """Why the gate may not compare a candidate scored on `scored`, or None when it may: every corpus behind the
+    model must have been decontaminated against every scored task."""
+    for what, d in corpora:
+        if d is None:
+            return f"{what} records no decontamination: the gate does not compare it (`polyglot-ko promote` can)"
+        missing = [t for t in scored if t not in d.tasks or d.items.get(t, 0) == 0]
+        if "test" not in d.splits:
+            missing = scored
+        if missing:
+            return (f"{what} was not decontaminated against {', '.join(missing)} (test split), which it is scored "
+                    "on: the gate does not compare it (`polyglot-ko promote` can, by hand)")
     return None
 
 
@@ -85,9 +97,10 @@ def decide(candidate: Scores, champion: Scores | None, margin: float, tolerance:
 
 
 def gate(client, name: str, candidate: Scores, *, score_name: str, shots: int, margin: float, tolerance: float,
-         decontaminated: list[str] | None, scored: list[str]) -> tuple[str, str]:
-    """The register stage's decision for a new version: (alias or NOT_COMPARED, reason)."""
-    refused = contamination_problem(decontaminated, scored)
+         corpora: list, scored: list[str]) -> tuple[str, str]:
+    """The register stage's decision for a new version: (alias or NOT_COMPARED, reason). `corpora`: every corpus
+    behind the candidate with its decontamination record (register.training_corpora)."""
+    refused = contamination_problem(corpora, scored)
     if refused:
         return NOT_COMPARED, refused
     champ_v = current(client, name)
@@ -97,6 +110,10 @@ def gate(client, name: str, candidate: Scores, *, score_name: str, shots: int, m
     if champion is None:
         return CHALLENGER, (f"champion version {champ_v.version} was not scored by {score_name} at {shots} shots; "
                             "compare by hand and use `polyglot-ko promote`")
+    kept = [t for t in scored if t not in champ_v.tags.get("decontamination.tasks", "").split(",")]
+    if kept:        # its scores on those tasks may be inflated: not a fair bar
+        return CHALLENGER, (f"champion version {champ_v.version} was trained on a corpus not decontaminated "
+                            f"against {', '.join(kept)}; compare by hand and use `polyglot-ko promote`")
     alias, reason = decide(candidate, champion, margin, tolerance, f"{score_name}@{shots}shot")
     return alias, f"{reason} (champion: version {champ_v.version})"
 

@@ -105,11 +105,17 @@ def params(cfg: CurateConfig) -> dict:
     settings of a step that is not in the chain do not count."""
     p = dataclasses.asdict(cfg)
     p["decontaminate"] = decontam.describe(cfg.decontaminate) if "decontaminate" in cfg.steps else None
-    if "fineweb2" not in cfg.steps:
+    from importlib.metadata import version
+    if "fineweb2" in cfg.steps:         # Kiwi's morphemes are its words
+        p["fineweb2_words"] = f"kiwipiepy {version('kiwipiepy')} model {version('kiwipiepy_model')}"
+    else:
         p["fineweb2"] = None
     if "language" in cfg.steps:        # another model file scores otherwise
         from ..corpus import langid
         p["language_model"] = f"{langid.MODEL} {langid.model_digest()}"
+    else:
+        for k in ("languages", "min_language_score", "language_script_share"):
+            p[k] = None
     return p
 
 
@@ -461,7 +467,7 @@ def _decontamination(cfg: CurateConfig, base: Base, found: dict, out: Output) ->
     """What was decontaminated against and what was found: this generation's counts plus the base's (which hold
     every earlier generation's); every item found, with its documents, goes to CONTAMINATION."""
     items = found.get("items", {})
-    earlier = base.info.decontamination if base.info else None
+    earlier = base.info.decontamination if base.info else None   # a base without one is never used (settings)
     if base.manifest is not None:
         items = merge_counts([json.loads(out.storage.read_bytes(base.manifest.file_uri(CONTAMINATION))), items])
     (out.dir / CONTAMINATION).write_text(json.dumps({t: dict(sorted(v.items())) for t, v in sorted(items.items())},

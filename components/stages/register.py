@@ -9,10 +9,10 @@ import json
 from ..contract.artifact import Artifact, Output
 from ..contract.config import RegisterConfig
 from ..contract.execution import git_commit
-from ..contract.kinds import EvalReport, Generation, RegisteredModel, TrainedModel
+from ..contract.kinds import Decontamination, EvalReport, Generation, RegisteredModel, TrainedModel
 from ..contract.kinds import read as read_kind
 from ..contract.lineage import set_process_uri
-from ..contract.manifest import ancestry
+from ..contract.manifest import ancestry, read_manifest
 from ..errors import StageFailed
 from ..evaluation.harness import GREEDY
 from ..registry import promotion as registry
@@ -26,15 +26,35 @@ def score_shots(cfg: RegisterConfig, report: EvalReport) -> int:
     return cfg.score_shots if cfg.score_shots is not None else report.shots[0]
 
 
-def decontaminated_against(manifests: dict) -> list[str] | None:
-    """The tasks the training corpus was decontaminated against (None: its curate artifact does not say)."""
-    curated = manifests.get("curate")
+def _record(curated) -> Decontamination | None:
     if curated is None:
         return None
     try:
-        return list(read_kind(curated).decontamination.tasks)
-    except StageFailed:
+        return read_kind(curated).decontamination
+    except StageFailed:       # a corpus curated before decontamination existed
         return None
+
+
+def training_corpora(storage, manifests: dict, depth: int = 0) -> list[tuple[str, Decontamination | None]]:
+    """The decontamination record of every corpus behind the model, as (what, record): its own corpus, each
+    dataset blended in, and the model it continued from (that model's own corpora, recursively). A model continued
+    from weights without a manifest (a Hugging Face directory or hub id) has an unknown corpus: None."""
+    out = [("its corpus" if depth == 0 else f"the corpus of {manifests['pretrain'].uri}",
+            _record(manifests.get("curate")))]
+    pre = manifests.get("pretrain")
+    if pre is None:
+        return out
+    for blend in pre.params.get("blend") or []:
+        m = read_manifest(storage, blend["uri"])
+        out.append((f"blended dataset {blend['uri']}", _record(ancestry(storage, [m]).get("curate")) if m else None))
+    init = read_kind(pre).init_from
+    if init:
+        m = read_manifest(storage, init)
+        if m is None or m.kind != "TrainedModel" or depth >= 50:
+            out.append((f"the weights it continued from ({init})", None))
+        else:
+            out += training_corpora(storage, ancestry(storage, [m]), depth + 1)
+    return out
 
 
 # the model card says whether the tokenizer was taken from an earlier model
@@ -56,8 +76,9 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     shots = score_shots(cfg, report.info)
     tags = registry.eval_tags(metrics, cfg.score, shots)      # checks score and shots before anything is logged
     manifests = ancestry(out.storage, [model.manifest, report.manifest])
-    clean_of = decontaminated_against(manifests)
-    tags["decontamination.tasks"] = ",".join(clean_of) if clean_of else "none"
+    corpora = training_corpora(out.storage, manifests)
+    clean_of = registry.decontaminated_tasks(corpora)
+    tags["decontamination.tasks"] = ",".join(clean_of) or "none"
     lineage_map = {stage: {"kind": m.kind, "uri": m.uri, "digest": m.digest, "run_id": m.mlflow_run_id or ""}
                    for stage, m in manifests.items()}
     hf_config = json.loads((model_dir / "config.json").read_text())
@@ -94,7 +115,7 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
 
     candidate = registry.scores_from_tags(tags, cfg.score, shots)
     alias, reason = registry.gate(client, cfg.model_name, candidate, score_name=cfg.score, shots=shots,
-                                  margin=cfg.margin, tolerance=cfg.task_tolerance, decontaminated=clean_of,
+                                  margin=cfg.margin, tolerance=cfg.task_tolerance, corpora=corpora,
                                   scored=sorted(metrics["kobest"][str(shots)]))
     registry.apply(client, cfg.model_name, version, alias, reason)
     # the gate's record says what it relied on: the tasks the candidate's corpus was cleaned of
