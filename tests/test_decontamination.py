@@ -113,6 +113,7 @@ def test_curate_drops_planted_kobest_items_and_keeps_clean_text(tmp_path, index)
     assert d.documents == {"boolq": 1, "copa": 1, "sentineg": 1, "wic": 1}
     assert d.per_source == {"wiki": {"boolq": 1}, "web": {"copa": 1, "sentineg": 1, "wic": 1}}
     assert d.items_found == {t: len(k) for t, k in keys.items()} and d.items == index.indexed
+    assert d.weak["sentineg"] > 300 and d.unmatchable == index.unmatchable
     assert s["per_source"]["web"]["dropped"] == {"contaminated": 3}
     found = json.loads((Path(cur.uri) / "contamination.json").read_text())
     assert found == {t: {k: 1 for k in ks} for t, ks in keys.items()}

@@ -55,7 +55,7 @@ def _cleaned_of(tasks) -> list:
     if tasks is None:
         return [("its corpus", None)]
     return [("its corpus", Decontamination(tasks=list(tasks), splits=["test"], items_digest="x",
-                                           items={t: 10 for t in tasks}, unmatchable={}, documents={},
+                                           items={t: 10 for t in tasks}, unmatchable={}, weak={}, documents={},
                                            items_found={}, per_source={}))]
 
 

@@ -51,9 +51,10 @@ def _decontamination(d: dict | None) -> list[str]:
         return ["", "Decontamination: off (the promotion gate will not compare a model trained on this corpus)."]
     lines = ["", f"Decontaminated against KoBEST {', '.join(d['tasks'])} ({', '.join(d['splits'])} split; items "
                  f"digest {d['items_digest']}): documents holding an item were dropped as `contaminated`.", "",
-             "| task | items indexed | too short to match | items found | documents dropped |", "|---|---|---|---|---|"]
+             "| task | items indexed | of which weak (count three to a document) | too short to match | items found "
+             "| documents dropped |", "|---|---|---|---|---|---|"]
     for t in d["tasks"]:
-        lines.append(f"| {t} | {d['items'].get(t, 0):,} | {d['unmatchable'].get(t, 0):,} | "
+        lines.append(f"| {t} | {d['items'].get(t, 0):,} | {d['weak'].get(t, 0):,} | {d['unmatchable'].get(t, 0):,} | "
                      f"{d['items_found'].get(t, 0):,} | {d['documents'].get(t, 0):,} |")
     if d["per_source"]:
         lines += ["", "| source | " + " | ".join(d["tasks"]) + " |", "|---" * (len(d["tasks"]) + 1) + "|"]

@@ -184,4 +184,13 @@ def describe(cfg) -> dict:
     files' path is not part of it: the same items elsewhere are the same decontamination)."""
     index = index_for(cfg)
     return {"tasks": list(cfg.tasks), "splits": list(cfg.splits), **{k: getattr(cfg, k) for k in SETTINGS},
-            "items_digest": items_digest(index.items), "items": index.indexed, "unmatchable": index.unmatchable}
+            "items_digest": items_digest(index.items), "items": index.indexed, "unmatchable": index.unmatchable,
+            "weak": _weak(index)}
+
+
+def _weak(index: Index) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in index.items:
+        if it.matchable and not it.strong:
+            out[it.task] = out.get(it.task, 0) + 1
+    return out
