@@ -114,6 +114,11 @@ def test_curate_drops_planted_kobest_items_and_keeps_clean_text(tmp_path, index)
     assert d.per_source == {"wiki": {"boolq": 1}, "web": {"copa": 1, "sentineg": 1, "wic": 1}}
     assert d.items_found == {t: len(k) for t, k in keys.items()} and d.items == index.indexed
     assert d.weak["sentineg"] > 300 and d.unmatchable == index.unmatchable
+    # the files read, digested as evaluate digests the ones it scores
+    from components.stages.evaluate import params as evaluate_params
+    from components.contract.config import EvaluateConfig
+    scored = evaluate_params(EvaluateConfig())["kobest_files"]
+    assert len(d.files) == 5 and all(scored[name] == digest for name, digest in d.files.items())
     assert s["per_source"]["web"]["dropped"] == {"contaminated": 3}
     found = json.loads((Path(cur.uri) / "contamination.json").read_text())
     assert found == {t: {k: 1 for k in ks} for t, ks in keys.items()}

@@ -56,6 +56,7 @@ def _cleaned_of(tasks) -> list:
         return [("its corpus", None)]
     return [("its corpus", Decontamination(tasks=list(tasks), splits=["test"], items_digest="x",
                                            items={t: 10 for t in tasks}, unmatchable={}, weak={}, documents={},
+                                           files={"BoolQ/test.tsv": "a" * 16},
                                            items_found={}, per_source={}))]
 
 
@@ -157,3 +158,8 @@ def test_every_corpus_behind_a_model_must_be_clean_of_the_scored_tasks():
     assert "not decontaminated against boolq" in registry.contamination_problem([("its corpus", nothing)], ["boolq"])
     assert "records no decontamination" in registry.contamination_problem(
         [("its corpus", clean), ("the weights it continued from (EleutherAI/polyglot-ko-1.3b)", None)], ["boolq"])
+    # scored on other files than the corpus was cleaned of (another kobest_dir); the hub's copy has no digests
+    assert "other KoBEST files than the evaluation scored (BoolQ/test.tsv)" in registry.contamination_problem(
+        [("its corpus", clean)], ["boolq"], {"BoolQ/test.tsv": "b" * 16})
+    assert registry.contamination_problem([("its corpus", clean)], ["boolq"], {"BoolQ/test.tsv": "a" * 16}) is None
+    assert registry.contamination_problem([("its corpus", clean)], ["boolq"], None) is None

@@ -97,6 +97,7 @@ class Decontamination:
     items: dict[str, int]           # items indexed, per task
     unmatchable: dict[str, int]     # items too short to tell from ordinary text, per task (not indexed)
     weak: dict[str, int]            # indexed items that count only when a document holds several of their task
+    files: dict[str, str]           # the KoBEST files read ("BoolQ/test.tsv") and their sha256 (16 hex)
     documents: dict[str, int]       # documents dropped as contaminated, per task (one may hold several tasks')
     items_found: dict[str, int]     # distinct items found, per task
     per_source: dict[str, dict[str, int]]   # documents dropped, per source and task

@@ -185,7 +185,15 @@ def describe(cfg) -> dict:
     index = index_for(cfg)
     return {"tasks": list(cfg.tasks), "splits": list(cfg.splits), **{k: getattr(cfg, k) for k in SETTINGS},
             "items_digest": items_digest(index.items), "items": index.indexed, "unmatchable": index.unmatchable,
-            "weak": _weak(index)}
+            "weak": _weak(index), "files": _files(cfg)}
+
+
+def _files(cfg) -> dict[str, str]:
+    """The TSVs read, with their digests as evaluate records the ones it scores (the gate compares them)."""
+    from ..contract.manifest import sha256_file
+    from ..evaluation.kobest_data import split_file
+    names = [split_file(t, s) for t in cfg.tasks for s in cfg.splits]
+    return {n: sha256_file(Path(cfg.kobest_dir) / n)[:16] for n in sorted(names)}
 
 
 def _weak(index: Index) -> dict[str, int]:

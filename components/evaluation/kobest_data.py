@@ -63,8 +63,13 @@ def convert_row(task: str, split: str, r: dict) -> dict:
     raise KeyError(task)
 
 
+def split_file(task: str, split: str) -> str:
+    """The TSV of a task's split, relative to the KoBEST directory (as evaluate's `kobest_files` names it)."""
+    return f"{_DIRS[task]}/{_SPLITS[split]}.tsv"
+
+
 def load_split(kobest_dir: Path, task: str, split: str) -> list[dict]:
-    path = Path(kobest_dir) / _DIRS[task] / f"{_SPLITS[split]}.tsv"
+    path = Path(kobest_dir) / split_file(task, split)
     if not path.is_file():
         raise UserError(f"KoBEST file missing: {path}")
     return [convert_row(task, split, r) for r in _rows(path, quoted=(task == "hellaswag"))]

@@ -64,9 +64,11 @@ def decontaminated_tasks(corpora: list) -> list[str]:
     return [t for t in KOBEST_TASKS if t in common]
 
 
-def contamination_problem(corpora: list, scored: list[str]) -> str | None:
+def contamination_problem(corpora: list, scored: list[str], scored_files: dict[str, str] | None = None) -> str | None:
     """Why the gate may not compare a candidate scored on `scored`, or None when it may: every corpus behind the
-    model must have been decontaminated against every scored task."""
+    model must have been decontaminated against every scored task's test split, from the very files evaluate scored
+    (`scored_files`: evaluate's `kobest_files`, name -> sha256; None when it read the hub's copy)."""
+    from ..evaluation.kobest_data import split_file
     for what, d in corpora:
         if d is None:
             return f"{what} records no decontamination: the gate does not compare it (`polyglot-ko promote` can)"
@@ -76,6 +78,11 @@ def contamination_problem(corpora: list, scored: list[str]) -> str | None:
         if missing:
             return (f"{what} was not decontaminated against {', '.join(missing)} (test split), which it is scored "
                     "on: the gate does not compare it (`polyglot-ko promote` can, by hand)")
+        other = [split_file(t, "test") for t in scored if scored_files and split_file(t, "test") in scored_files
+                 and d.files.get(split_file(t, "test")) != scored_files[split_file(t, "test")]]
+        if other:
+            return (f"{what} was cleaned of other KoBEST files than the evaluation scored ({', '.join(other)}): the "
+                    "gate does not compare it (`polyglot-ko promote` can)")
     return None
 
 
@@ -97,10 +104,11 @@ def decide(candidate: Scores, champion: Scores | None, margin: float, tolerance:
 
 
 def gate(client, name: str, candidate: Scores, *, score_name: str, shots: int, margin: float, tolerance: float,
-         corpora: list, scored: list[str]) -> tuple[str, str]:
+         corpora: list, scored: list[str], scored_files: dict[str, str] | None = None) -> tuple[str, str]:
     """The register stage's decision for a new version: (alias or NOT_COMPARED, reason). `corpora`: every corpus
-    behind the candidate with its decontamination record (register.training_corpora)."""
-    refused = contamination_problem(corpora, scored)
+    behind the candidate with its decontamination record (register.training_corpora); `scored_files`: the KoBEST
+    files evaluate scored, with their digests."""
+    refused = contamination_problem(corpora, scored, scored_files)
     if refused:
         return NOT_COMPARED, refused
     champ_v = current(client, name)

@@ -473,10 +473,10 @@ def _decontamination(cfg: CurateConfig, base: Base, found: dict, out: Output) ->
     (out.dir / CONTAMINATION).write_text(json.dumps({t: dict(sorted(v.items())) for t, v in sorted(items.items())},
                                                     ensure_ascii=False, indent=1), encoding="utf-8")
     d = decontam.describe(cfg.decontaminate) if "decontaminate" in cfg.steps else {
-        "tasks": [], "splits": [], "items_digest": "", "items": {}, "unmatchable": {}, "weak": {}}
+        "tasks": [], "splits": [], "items_digest": "", "items": {}, "unmatchable": {}, "weak": {}, "files": {}}
     return Decontamination(
         tasks=d["tasks"], splits=d["splits"], items_digest=d["items_digest"], items=d["items"],
-        unmatchable=d["unmatchable"], weak=d["weak"],
+        unmatchable=d["unmatchable"], weak=d["weak"], files=d["files"],
         documents=merge_counts([found.get("documents", {}), earlier.documents if earlier else {}]),
         items_found={t: len(v) for t, v in sorted(items.items())},
         per_source=merge_counts([found.get("per_source", {}), earlier.per_source if earlier else {}]))

@@ -116,7 +116,8 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     candidate = registry.scores_from_tags(tags, cfg.score, shots)
     alias, reason = registry.gate(client, cfg.model_name, candidate, score_name=cfg.score, shots=shots,
                                   margin=cfg.margin, tolerance=cfg.task_tolerance, corpora=corpora,
-                                  scored=sorted(metrics["kobest"][str(shots)]))
+                                  scored=sorted(metrics["kobest"][str(shots)]),
+                                  scored_files=report.manifest.params.get("kobest_files"))
     registry.apply(client, cfg.model_name, version, alias, reason)
     # the gate's record says what it relied on: the tasks the candidate's corpus was cleaned of
     client.set_model_version_tag(cfg.model_name, version, "promotion.decontaminated_against", tags[
