@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..contract.config import CurateConfig
+from . import fineweb2 as fw2
+from .langid import identify
 from .pii import ACC, EMAIL, RRN, TEL, mask_pii
 from .quality import gopher_reason, hangul_ratio, scores
 
@@ -91,7 +93,6 @@ def steps_for(cfg: CurateConfig) -> dict[str, Callable[[str, Outcome], str | Non
         return t
 
     def language(t, o):
-        from .langid import identify
         lang, score = identify(t, script_share=cfg.language_script_share)
         o.meta.update(lang=lang, lang_score=round(score, 4))
         if lang not in cfg.languages:
@@ -99,7 +100,6 @@ def steps_for(cfg: CurateConfig) -> dict[str, Callable[[str, Outcome], str | Non
         return t if score >= cfg.min_language_score else _drop(o, "low_language_score")
 
     def fineweb2(t, o):
-        from . import fineweb2 as fw2
         reason = fw2.reason(t, cfg.fineweb2)
         return _drop(o, reason) if reason else t
 

@@ -18,6 +18,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from .quality import hangul_ratio
+
 MODEL_FILE = "lid.176.ftz"
 UNDETERMINED = ("und", 0.0)
 # 3 windows of 300 characters: as accurate as the whole text on the mix's long documents and on Korean pages that
@@ -105,8 +107,6 @@ def identify(text: str, max_chars: int = MAX_CHARS, windows: int = WINDOWS,
              script_share: float = SCRIPT_SHARE) -> tuple[str, float]:
     """Top language (the model's code: "ko", "ja", "zh", "en", ...) and its probability; Korean by script when the
     sample's letters are at least `script_share` Hangul (the score is then that share)."""
-    from .quality import hangul_ratio
-
     line = sample(text, max_chars, windows)
     if not line:
         return UNDETERMINED

@@ -78,8 +78,8 @@ def contamination_problem(corpora: list, scored: list[str], scored_files: dict[s
         if missing:
             return (f"{what} was not decontaminated against {', '.join(missing)} (test split), which it is scored "
                     "on: the gate does not compare it (`polyglot-ko promote` can, by hand)")
-        other = [split_file(t, "test") for t in scored if scored_files and split_file(t, "test") in scored_files
-                 and d.files.get(split_file(t, "test")) != scored_files[split_file(t, "test")]]
+        tested = [split_file(t, "test") for t in scored]
+        other = [f for f in tested if scored_files and f in scored_files and d.files.get(f) != scored_files[f]]
         if other:
             return (f"{what} was cleaned of other KoBEST files than the evaluation scored ({', '.join(other)}): the "
                     "gate does not compare it (`polyglot-ko promote` can)")
