@@ -293,7 +293,7 @@ def cmd_train_job(a) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = sr.output(Path(tmp), tracking_uri=tracking_uri_for(workdir))
             args = pretrain.train_args(cfg.pretrain, dataset=sr.inputs["dataset"], tokenizer=sr.inputs["tokenizer"],
-                                       out=out)
+                                       out=out, kobest_dir=cfg.evaluate.kobest_dir)
             written = out.storage.exists(pretrain.args_uri(out))   # the stage's own arguments (its MLflow run) win
             job, args_uri = pretrain.kubernetes_job(cfg.pretrain, args, out, write_args=a.submit and not written)
         note = f"the pretrain stage's job for {inputs['dataset']}; arguments {args_uri}"

@@ -70,6 +70,18 @@ class TrainArgs:
     output_uri: str | None          # Kubernetes: where the pods upload output_dir for the pipeline task
     export_dtype: str
     cache_dir: str                  # datasets from object storage are staged here (shared by the nodes)
+    # evaluation during training (training/live_eval.py); eval_every 0: none
+    eval_every: int
+    eval_tasks: list[str]           # KoBEST tasks scored on the live weights
+    eval_shots: int
+    eval_limit: int | None
+    eval_tokens: int                # validation tokens for validation_loss
+    eval_batch_size: int
+    kobest_dir: str | None          # the KoBEST TSVs (evaluate.kobest_dir); None: validation loss only
+    tokenizer_uri: str              # the Tokenizer artifact (local or s3://): KoBEST prompts are encoded with it
+    # faults (training/watchdog.py)
+    step_timeout_s: int
+    collective_timeout_s: int
     # tracking
     log_every: int
     mlflow_tracking_uri: str | None
@@ -133,7 +145,7 @@ def seen_dataset(cfg: PretrainConfig, endpoint_url: str | None) -> str | None:
 def build(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
           checkpoint_dir: str, output_dir: str, cache_dir: str, checkpoint_uri: str | None = None,
           output_uri: str | None = None, s3_endpoint_url: str | None = None, mlflow_tracking_uri: str | None = None,
-          mlflow_run_id: str | None = None) -> TrainArgs:
+          mlflow_run_id: str | None = None, kobest_dir: str | None = None) -> TrainArgs:
     """The arguments for training `cfg` on `dataset` (+ cfg.blend) with `tokenizer`'s vocabulary; the keyword
     arguments after the artifacts say where it runs (the launcher decides them)."""
     plan = resolve(cfg)
@@ -151,6 +163,10 @@ def build(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer
         checkpoint_dir=str(checkpoint_dir), checkpoint_every=cfg.checkpoint_every,
         keep_checkpoints=cfg.keep_checkpoints, checkpoint_uri=checkpoint_uri,
         output_dir=str(output_dir), output_uri=output_uri, export_dtype=cfg.export_dtype, cache_dir=str(cache_dir),
+        eval_every=cfg.eval_every, eval_tasks=list(cfg.eval_tasks), eval_shots=cfg.eval_shots,
+        eval_limit=cfg.eval_limit, eval_tokens=cfg.eval_tokens, eval_batch_size=cfg.eval_batch_size,
+        kobest_dir=kobest_dir if cfg.eval_tasks else None, tokenizer_uri=tokenizer.uri,
+        step_timeout_s=cfg.step_timeout_s, collective_timeout_s=cfg.collective_timeout_s,
         log_every=cfg.log_every, mlflow_tracking_uri=mlflow_tracking_uri, mlflow_run_id=mlflow_run_id,
         s3_endpoint_url=s3_endpoint_url)
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from components.errors import StageFailed
+from components.errors import StageFailed, UserError
 
 from . import train as trainer   # the program torchrun starts (imported so code versions cover it)
 from .args import TrainArgs
@@ -46,9 +46,16 @@ def torchrun_local(args: TrainArgs, workdir: Path, timeout_s: int, log_path: Pat
                    echo: Callable[[str], None] | None = None) -> None:
     """Run the trainer as `args.nproc` local processes; every line goes to `log_path`, and the trainer's own
     "[train]" lines (start, progress, end) also to `echo`. Raises StageFailed with the log's tail on failure."""
+    from .lifeline import die_with_parent
+    from .lock import busy_message, live_holder
+
+    if info := live_holder(Path(args.checkpoint_dir)):
+        raise UserError(f"pretrain: {busy_message(Path(args.checkpoint_dir), info)}")
     cmd, env = torchrun_command(args, workdir)
+    # torchrun dies with this process (it forwards the SIGTERM: every rank checkpoints and exits), and each worker
+    # with torchrun (training/lifeline.py): a SIGKILL of the pipeline leaves no worker training on its own
     with open(log_path, "ab") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                       env=env) as proc:
+                                                       env=env, preexec_fn=die_with_parent) as proc:
         copier = threading.Thread(target=_copy, args=(proc.stdout, log, echo), daemon=True)
         copier.start()
         try:

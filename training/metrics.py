@@ -35,10 +35,16 @@ def memory_gb(on_gpu: bool) -> float:
 
 
 class MetricSink:
-    """Appends every record to metrics.jsonl at once; ships them to MLflow in batches in the background."""
+    """Appends every record to metrics.jsonl at once; ships them to MLflow in batches in the background.
+
+    An evaluation during training goes to evaluations.jsonl (beside metrics.jsonl) and, in MLflow, becomes a
+    LoggedModel for its checkpoint (MLflow 3's deep-learning pattern: the run's outputs list one model per
+    evaluated step, each carrying its scores), so checkpoints can be compared by score on the models page.
+    """
 
     def __init__(self, path: Path, tracking_uri: str | None, run_id: str | None, flush_s: float = 2.0):
         self.file = open(path, "a", encoding="utf-8")
+        self.evaluations = open(path.with_name("evaluations.jsonl"), "a", encoding="utf-8")
         self.q: queue.Queue = queue.Queue()
         self.run_id, self.tracking_uri, self.flush_s = run_id, tracking_uri, flush_s
         self._stop = threading.Event()
@@ -51,7 +57,14 @@ class MetricSink:
         self.file.write(json.dumps({"step": step, **values}) + "\n")
         self.file.flush()
         if self.thread:
-            self.q.put((step, int(time.time() * 1000), values))
+            self.q.put((step, int(time.time() * 1000), values, None))
+
+    def log_evaluation(self, step: int, values: dict, checkpoint: dict) -> None:
+        """The scores of the checkpoint saved at `step` (checkpoint: where it is, for the LoggedModel's tags)."""
+        self.evaluations.write(json.dumps({"step": step, **values, "checkpoint": checkpoint}) + "\n")
+        self.evaluations.flush()
+        if self.thread:
+            self.q.put((step, int(time.time() * 1000), values, checkpoint))
 
     def _ship(self) -> None:
         from mlflow import MlflowClient
@@ -62,8 +75,9 @@ class MetricSink:
         while not (self._stop.is_set() and self.q.empty() and not pending):
             try:
                 while True:
-                    step, ts, values = self.q.get(timeout=self.flush_s if not pending else 0.05)
-                    pending += [Metric(k, float(v), ts, step) for k, v in values.items()]
+                    step, ts, values, checkpoint = self.q.get(timeout=self.flush_s if not pending else 0.05)
+                    model_id = self._logged_model(client, step, checkpoint) if checkpoint is not None else None
+                    pending += [Metric(k, float(v), ts, step, model_id=model_id) for k, v in values.items()]
                     if len(pending) >= 500:
                         break
             except queue.Empty:
@@ -77,11 +91,32 @@ class MetricSink:
                         break
                     time.sleep(1.0)
 
+    def _logged_model(self, client, step: int, checkpoint: dict) -> str | None:
+        """A LoggedModel for the checkpoint of `step`, an output of the run at that step (retried while the server
+        is away; None once the close deadline passed: the metrics still reach the run)."""
+        from mlflow.entities import LoggedModelOutput
+
+        while True:
+            try:
+                experiment = client.get_run(self.run_id).info.experiment_id
+                model = client.create_logged_model(
+                    experiment_id=experiment, name=f"checkpoint-step{step:08d}", source_run_id=self.run_id,
+                    model_type="deepspeed-checkpoint",
+                    tags={f"polyglot_ko.checkpoint.{k}": str(v) for k, v in checkpoint.items()})
+                client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step)])
+                client.finalize_logged_model(model.model_id, "READY")
+                return model.model_id
+            except Exception:
+                if self._stop.is_set() and self._deadline_passed():
+                    return None
+                time.sleep(1.0)
+
     def _deadline_passed(self) -> bool:
         return time.time() > getattr(self, "_deadline", float("inf"))
 
     def close(self, timeout_s: float = 60.0) -> None:
         self.file.close()
+        self.evaluations.close()
         if self.thread:
             self._deadline = time.time() + timeout_s
             self._stop.set()

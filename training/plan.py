@@ -37,6 +37,16 @@ def resolve(cfg) -> TrainPlan:
                  "keep_checkpoints", "log_every"):
         if getattr(cfg, name) < 1:
             raise bad(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    for name in ("eval_every", "eval_shots", "eval_tokens"):
+        if getattr(cfg, name) < 0:
+            raise bad(f"{name} must be at least 0, got {getattr(cfg, name)}")
+    if cfg.eval_every and not cfg.eval_tasks and not cfg.eval_tokens:
+        raise bad("eval_every is set, but eval_tasks is empty and eval_tokens is 0: nothing to evaluate")
+    if cfg.eval_limit is not None and cfg.eval_limit < 1:
+        raise bad(f"eval_limit must be at least 1 (or null: every test example), got {cfg.eval_limit}")
+    for name in ("eval_batch_size", "step_timeout_s", "collective_timeout_s"):
+        if getattr(cfg, name) < 1:
+            raise bad(f"{name} must be at least 1, got {getattr(cfg, name)}")
     if cfg.dataset_weight < 0 or any(b.weight < 0 for b in cfg.blend) or \
             cfg.dataset_weight + sum(b.weight for b in cfg.blend) <= 0:
         raise bad("blend weights must be non-negative and not all zero")

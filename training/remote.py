@@ -37,7 +37,8 @@ def download_latest(storage: Storage, uri: str, root: Path) -> int | None:
     for name in storage.list_files(tag_uri):
         if name != ckpt.COMPLETE:
             storage.fetch(join(tag_uri, name), root / ckpt.tag(step) / name)
-    ckpt.mark_complete(root, step)
+    # the marker last, as written (it records the world size the checkpoint was saved with)
+    storage.fetch(join(tag_uri, ckpt.COMPLETE), root / ckpt.tag(step) / ckpt.COMPLETE)
     return step
 
 
@@ -60,7 +61,7 @@ class Mirror:
             dest = join(self.uri, ckpt.tag(step))
             for f in sorted(p for p in src.rglob("*") if p.is_file() and p.name != ckpt.COMPLETE):
                 self.storage.put_file(f, join(dest, str(f.relative_to(src))))
-            self.storage.write_bytes(join(dest, ckpt.COMPLETE), str(step).encode())
+            self.storage.write_bytes(join(dest, ckpt.COMPLETE), (src / ckpt.COMPLETE).read_bytes())
             for old in remote_complete_steps(self.storage, self.uri)[:-self.keep]:
                 self.storage.delete_tree(join(self.uri, ckpt.tag(old)))
         except BaseException as e:     # reported by wait(); training itself is not interrupted

@@ -98,10 +98,12 @@ def inputs(root: Path, *, vocab: int = 256, documents: int = 300, tokens: int | 
 def _word_level(vocab: int):
     """A real tokenizer.json with ids 0-3 as Polyglot-Ko's and `vocab` entries in all."""
     from tokenizers import Tokenizer as HfTokenizer
-    from tokenizers import models
+    from tokenizers import models, pre_tokenizers
 
     names = ["<pad>", "<eos>", "<|endoftext|>", "<|sep|>"] + [f"t{i}" for i in range(4, vocab)]
-    return HfTokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="<pad>"))
+    tok = HfTokenizer(models.WordLevel({n: i for i, n in enumerate(names)}, unk_token="<pad>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()    # text (KoBEST prompts) encodes word by word
+    return tok
 
 
 def _publish(storage: Storage, staging: Path, uri: str, info) -> None:
@@ -113,7 +115,7 @@ def _publish(storage: Storage, staging: Path, uri: str, info) -> None:
 
 def train_args(root: Path, name: str, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer], *,
                checkpoint_uri: str | None = None, mlflow_tracking_uri: str | None = None,
-               mlflow_run_id: str | None = None, **settings):
+               mlflow_run_id: str | None = None, kobest_dir: str | None = "data/kobest/v1.0", **settings):
     """The arguments of a training run named `name` under root/: PretrainConfig(**settings) on the two artifacts,
     built as the pretrain stage builds them (local launcher layout: root/name/ckpt, root/name/out)."""
     from components.contract.config import PretrainConfig
@@ -122,4 +124,4 @@ def train_args(root: Path, name: str, dataset: Artifact[TokenizedDataset], token
     return build(PretrainConfig(**settings), dataset=dataset, tokenizer=tokenizer,
                  checkpoint_dir=str(root / name / "ckpt"), output_dir=str(root / name / "out"),
                  cache_dir=str(root / "cache"), checkpoint_uri=checkpoint_uri, mlflow_tracking_uri=mlflow_tracking_uri,
-                 mlflow_run_id=mlflow_run_id)
+                 mlflow_run_id=mlflow_run_id, kobest_dir=kobest_dir)

@@ -4,13 +4,17 @@
 
 Runs on CPU with gloo (tests, laptops) and on GPUs with NCCL, from the same code. Deterministic for a given
 configuration; resumes from the newest complete checkpoint (local, else the object storage mirror) by itself.
-Reads top to bottom: `Trainer.__init__` sets up the process group, model and engine; `resume` finds the newest
-checkpoint; `open_data` maps the sample index (`stage_data` put the files in place before the process group); `train` runs `step` until the budget is spent, checkpointing
-(`checkpoint`) on schedule and on SIGTERM, then `export` writes the Hugging Face directory.
+Reads top to bottom: `Trainer.__init__` sets up the process group, takes the checkpoint directory's lock, plans
+the resume (converting the checkpoint when the world size changed) and builds the model and engine; `resume`
+loads the newest checkpoint; `open_data` maps the sample index (`stage_data` put the files in place before the
+process group); `train` runs `step` until the budget is spent, checkpointing (`checkpoint`) on schedule and on
+SIGTERM and evaluating the live weights every eval_every steps, then `export` writes the Hugging Face directory.
+Every phase is watched (training/watchdog.py): a rank that stops making progress dumps its stacks and exits.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import os
@@ -21,11 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from .args import TrainArgs, load
+from .watchdog import Watchdog
 
 
-def ds_config(a: TrainArgs) -> dict:
-    """The DeepSpeed configuration for a resolved argument set (training/plan.py decided grad_accum)."""
+def ds_config(a: TrainArgs, load_universal: bool = False) -> dict:
+    """The DeepSpeed configuration for a resolved argument set (training/plan.py decided grad_accum);
+    `load_universal`: the checkpoint to resume from is a universal one (written by another world size)."""
     return {
+        "checkpoint": {"load_universal": load_universal},
         "train_micro_batch_size_per_gpu": a.micro_batch_size,
         "gradient_accumulation_steps": a.grad_accum,
         "train_batch_size": a.micro_batch_size * a.grad_accum * a.world_size,
@@ -58,49 +65,73 @@ class Trainer:
         # Filling every torch.empty with NaN (the deterministic mode's default) made ZeRO-1/2 steps 2.8x slower on
         # CPU (DeepSpeed allocates its flat buffers each step) and is not needed for repeatable results.
         torch.utils.deterministic.fill_uninitialized_memory = False
-        deepspeed.init_distributed(dist_backend="nccl" if self.on_gpu else "gloo")
+        deepspeed.init_distributed(dist_backend="nccl" if self.on_gpu else "gloo",
+                                   timeout=datetime.timedelta(seconds=a.collective_timeout_s))
         self.rank, self.world = torch.distributed.get_rank(), torch.distributed.get_world_size()
         self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
         if a.world_size != self.world:
             raise RuntimeError(f"launched with {self.world} processes, but the arguments plan for {a.world_size}")
         if self.on_gpu:
             torch.cuda.set_device(self.local_rank)
+        self.watchdog = Watchdog(self.rank)
+        self.ckpt_root = Path(a.checkpoint_dir)
+        self.lock = None
+        if self.rank == 0:
+            from .lock import CheckpointLock
+            self.lock = CheckpointLock(self.ckpt_root).acquire()
+        self.watchdog.arm(a.collective_timeout_s, "resume: fetching and converting the checkpoint")
+        self.mirror = None
+        self.plan = self._plan_resume()
 
         torch.manual_seed(a.seed)
         np.random.seed(a.seed)
-        dsc = ds_config(a)
+        dsc = ds_config(a, load_universal=bool(self.plan and self.plan.universal))
         model = model_io.build(a, dsc)
         self.engine, _, _, _ = deepspeed.initialize(model=model, model_parameters=model.parameters(), config=dsc)
         self.parameters = model_io.parameter_count(self.engine)
         self.flops_per_token = flops_per_token(self.parameters, model.config.num_hidden_layers,
                                                model.config.hidden_size, a.seq_length)
         self.peak_tflops = device_peak_tflops()
-        self.ckpt_root = Path(a.checkpoint_dir)
         self.out_dir = Path(a.output_dir)
-        self.mirror = None
+        self.global_batch = a.micro_batch_size * a.grad_accum * a.world_size
         self.start = 0
         self.resumed = False
+        self.live = None
         self.stop = {"signal": None}      # set by the SIGTERM handler (which must not hold the trainer itself)
 
     # -- resume ----------------------------------------------------------------------------------------------
-    def resume(self) -> None:
-        """Load the newest complete checkpoint: the local volume's, or the object storage mirror's if newer."""
+    def _plan_resume(self):
+        """Rank 0 brings the mirror's newest checkpoint to the volume (if newer) and, when it was written by
+        another world size, converts it to a universal checkpoint; then every rank reads the same plan."""
         from . import checkpoint as ckpt
 
         a = self.a
-        if a.checkpoint_uri:
-            from components.contract.storage import Storage
+        global_batch = a.micro_batch_size * a.grad_accum * a.world_size
+        if self.rank == 0:
+            if a.checkpoint_uri:
+                from components.contract.storage import Storage
 
-            from .remote import Mirror, download_latest
-            storage = Storage(a.s3_endpoint_url)
-            if self.rank == 0:
+                from .remote import Mirror, download_latest
+                storage = Storage(a.s3_endpoint_url)
                 download_latest(storage, a.checkpoint_uri, self.ckpt_root)
                 self.mirror = Mirror(storage, a.checkpoint_uri, a.keep_checkpoints)
-            self.torch.distributed.barrier()
-        latest = ckpt.latest(self.ckpt_root)
-        if latest is not None:
-            self.engine.load_checkpoint(str(self.ckpt_root), tag=ckpt.tag(latest))
-            self.start, self.resumed = latest, True
+            plan = ckpt.plan(self.ckpt_root, self.world, global_batch)
+            if plan and plan.universal:
+                t0 = time.time()
+                ckpt.to_universal(self.ckpt_root, plan.step)
+                print(f"[train] the checkpoint at step {plan.step} was written by {plan.from_world} processes, this "
+                      f"run has {self.world}: converted to a universal checkpoint in {time.time() - t0:.1f}s",
+                      flush=True)
+        self.torch.distributed.barrier()
+        return ckpt.plan(self.ckpt_root, self.world, global_batch)
+
+    def resume(self) -> None:
+        """Load the checkpoint the plan chose (the same-size one, or its universal conversion)."""
+        from . import checkpoint as ckpt
+
+        if self.plan is not None:
+            self.engine.load_checkpoint(str(self.plan.load_dir), tag=ckpt.tag(self.plan.step))
+            self.start, self.resumed = self.plan.step, True
 
     def open_data(self) -> None:
         """Map the sample index (the files are in place: `stage_data` ran before the process group)."""
@@ -108,47 +139,62 @@ class Trainer:
 
         a = self.a
         self.data = open_blend(a.datasets, a.seq_length, a.seed, Path(a.cache_dir))
+        self.live = None
+        if a.eval_every:
+            from .live_eval import LiveEval
+            self.live = LiveEval(a, self.engine, self.rank, self.world, Path(a.cache_dir))
 
     # -- one optimizer step ----------------------------------------------------------------------------------
-    def step(self, step: int, want_grad_norm: bool) -> tuple[float, bool, float]:
+    def step(self, step: int, want_grad_norm: bool) -> tuple[float, bool, float, list[float]]:
         """Optimizer step `step` (0-based): (mean loss over ranks and micro-steps, whether any rank got SIGTERM,
-        the gradient norm when asked for)."""
+        the gradient norm when asked for, every rank's forward time in seconds)."""
         torch, a, engine = self.torch, self.a, self.engine
         engine.train()
         grad_norm = float("nan")
         loss_sum = torch.zeros((), dtype=torch.float32, device=engine.device)
+        forward_s = 0.0
         for micro in range(a.grad_accum):
             # (micro_batch, seq_length + 1) token ids: inputs are [:, :-1], labels the same shifted by one
+            t0 = time.perf_counter()
             batch = torch.from_numpy(self.data.batch(step, micro, self.rank, a.micro_batch_size, self.world,
                                                      a.grad_accum)).to(engine.device)
             logits = engine(input_ids=batch[:, :-1], use_cache=False).logits      # (micro_batch, seq, vocab)
             loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                                      batch[:, 1:].reshape(-1))
+            if self.on_gpu:
+                torch.cuda.synchronize()
+            # data + forward involve no collective under ZeRO-1/2: a slow rank (a throttled GPU, a slow volume)
+            # shows here, where the step's wall time is the same on every rank (they wait for each other)
+            forward_s += time.perf_counter() - t0
             engine.backward(loss)
             if micro == a.grad_accum - 1 and a.zero_stage == 0 and want_grad_norm:
                 grad_norm = _grad_norm(engine)
             engine.step()
             loss_sum += loss.detach().float()
-        # One all-reduce carries the loss and whether any rank got SIGTERM: all ranks must agree to save and
-        # stop at the same step, or the save's collectives would hang.
-        reduced = torch.stack([loss_sum, torch.tensor(float(self.stop["signal"] is not None), device=engine.device)])
+        # One all-reduce carries the loss, whether any rank got SIGTERM (all ranks must agree to save and stop at
+        # the same step, or the save's collectives would hang) and each rank's forward time (slot 2 + rank).
+        reduced = torch.zeros(2 + self.world, dtype=torch.float32, device=engine.device)
+        reduced[0] = loss_sum
+        reduced[1] = float(self.stop["signal"] is not None)
+        reduced[2 + self.rank] = forward_s
         torch.distributed.all_reduce(reduced)
         loss = reduced[0].item() / (a.grad_accum * self.world)
         if not math.isfinite(loss):
             raise RuntimeError(f"loss is {loss} at step {step + 1}")
         if want_grad_norm and a.zero_stage > 0:
             grad_norm = float(engine.get_global_grad_norm() or 0.0)
-        return loss, reduced[1].item() > 0, grad_norm
+        return loss, reduced[1].item() > 0, grad_norm, reduced[2:].tolist()
 
     # -- checkpoints -----------------------------------------------------------------------------------------
     def checkpoint(self, step: int) -> None:
         """Every rank saves its shard; then rank 0 marks the checkpoint complete, prunes, and mirrors it."""
         from . import checkpoint as ckpt
 
+        self.watchdog.arm(self.a.collective_timeout_s, f"saving the checkpoint of step {step}")
         self.engine.save_checkpoint(str(self.ckpt_root), tag=ckpt.tag(step), client_state={"step": step})
         self.torch.distributed.barrier()
         if self.rank == 0:
-            ckpt.mark_complete(self.ckpt_root, step)
+            ckpt.mark_complete(self.ckpt_root, step, world_size=self.world, global_batch=self.global_batch)
             if self.mirror:
                 self.mirror.wait()            # the previous upload must end before prune may remove its source
             ckpt.prune(self.ckpt_root, keep=self.a.keep_checkpoints)
@@ -177,13 +223,16 @@ class Trainer:
         step = self.start
         while step < a.steps:
             logging = self.rank == 0 and ((step + 1) % a.log_every == 0 or step + 1 in (a.steps, self.start + 1))
-            loss, stopping, grad_norm = self.step(step, want_grad_norm=logging)
+            self.watchdog.arm(a.step_timeout_s, f"step {step + 1}")
+            loss, stopping, grad_norm, forward_s = self.step(step, want_grad_norm=logging)
             step += 1
             steps_since += 1
             if logging:
-                tps = a.tokens_per_step * steps_since / max(time.time() - t_last, 1e-9)
+                elapsed = max(time.time() - t_last, 1e-9)
+                tps = a.tokens_per_step * steps_since / elapsed
                 rec = {"loss": loss, "lr": self.engine.get_lr()[0], "grad_norm": grad_norm, "tokens_per_s": tps,
-                       "tokens": step * a.tokens_per_step, "memory_gb": memory_gb(self.on_gpu)}
+                       "tokens": step * a.tokens_per_step, "memory_gb": memory_gb(self.on_gpu),
+                       "step_time_s": elapsed / steps_since, **_rank_times(forward_s)}
                 if self.peak_tflops:
                     rec["mfu"] = self.flops_per_token * tps / self.world / (self.peak_tflops * 1e12)
                 sink.log(step, rec)
@@ -191,8 +240,12 @@ class Trainer:
             if progress:
                 seen = (step - self.start) * a.tokens_per_step
                 progress.set(step, loss=f"{loss:.4f}", **{"tokens/s": f"{seen / max(progress.elapsed, 1e-9):,.0f}"})
-            if step % a.checkpoint_every == 0 or step == a.steps or stopping:
+            evaluating = self.live is not None and self.live.due(step) and not stopping
+            if step % a.checkpoint_every == 0 or step == a.steps or stopping or evaluating:
                 self.checkpoint(step)
+            if evaluating:
+                self.evaluate(step, sink)
+                t_last = time.time()              # the evaluation's time is not training throughput
             if stopping:
                 if progress:
                     progress.close()
@@ -201,12 +254,40 @@ class Trainer:
                         self.mirror.wait()
                     print(f"[train] stopped by SIGTERM at step {step}; checkpoint saved", flush=True)
                     sink.close()
-                self.torch.distributed.destroy_process_group()
+                self.close()
                 return 143
         if progress:
             progress.close()
         self.export(step, loss, sink)
         return 0
+
+    def evaluate(self, step: int, sink) -> None:
+        """Score the live weights (checkpointed at this step): the step's metrics and a LoggedModel for it."""
+        from . import checkpoint as ckpt
+        from .live_eval import metrics
+
+        a = self.a
+        self.watchdog.arm(a.collective_timeout_s, f"evaluating step {step}")
+        t0 = time.time()
+        result = self.live.run()
+        if self.rank == 0:
+            values = {**metrics(result), "eval_time_s": time.time() - t0}
+            where = {"step": step, "tag": ckpt.tag(step), "dir": str(self.ckpt_root / ckpt.tag(step))}
+            if a.checkpoint_uri:
+                where["uri"] = f"{a.checkpoint_uri.rstrip('/')}/{ckpt.tag(step)}"
+            sink.log_evaluation(step, values, where)
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items() if k in ("validation_loss", "kobest_mean_f1"))
+            print(f"[train] eval at step {step}: {shown} ({values['eval_time_s']:.1f}s)", flush=True)
+
+    def close(self) -> None:
+        self.watchdog.disarm()
+        if self.live is not None:
+            self.live.close()
+        if self.lock is not None:
+            self.lock.release()
+        # Tear the process group down explicitly: left to interpreter exit, gloo's threads can abort the process
+        # ("terminate called without an active exception") after the work is done.
+        self.torch.distributed.destroy_process_group()
 
     # -- the result ------------------------------------------------------------------------------------------
     def export(self, step: int, loss: float, sink) -> None:
@@ -214,6 +295,7 @@ class Trainer:
         from . import model as model_io
 
         a = self.a
+        self.watchdog.arm(a.collective_timeout_s, "exporting the model")
         state = model_io.full_state_dict(self.engine, a.zero_stage)
         if self.rank == 0:
             model_io.export(state, self.engine.module.config, self.out_dir / "hf", a.export_dtype)
@@ -227,21 +309,27 @@ class Trainer:
                 _upload_outputs(self.out_dir, a)
             print(f"[train] done: step {step}, loss {loss:.4f}", flush=True)
         self.torch.distributed.barrier()
-        # Tear the process group down explicitly: left to interpreter exit, gloo's threads can abort the process
-        # ("terminate called without an active exception") after the work is done.
-        self.torch.distributed.destroy_process_group()
+        self.close()
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--args", required=True)
     p.add_argument("--local_rank", type=int, default=None)   # the deepspeed launcher passes it
+    from .lifeline import die_with_parent, watch_parent
+
+    die_with_parent()                          # the launcher died: SIGTERM, i.e. checkpoint and exit
+    watch_parent(grace_s=LAUNCHER_GONE_GRACE_S)
     a = load(p.parse_args(argv).args)
     a = stage_data(a)
     trainer = Trainer(a)
     trainer.resume()
     trainer.open_data()
     return trainer.train()
+
+
+# After its launcher is gone, a worker gets this long to checkpoint and exit before it ends itself.
+LAUNCHER_GONE_GRACE_S = 300
 
 
 def stage_data(a: TrainArgs) -> TrainArgs:
@@ -263,11 +351,33 @@ def stage_data(a: TrainArgs) -> TrainArgs:
     if fetch and done["staged"]:
         print(f"[train] data: {done['staged']} files in {a.cache_dir}, {done['files']} fetched by this node "
               f"({done['bytes'] / 1e9:.2f} GB) in {time.time() - t0:.0f}s", flush=True)
+    first_node = fetch and int(os.environ.get("GROUP_RANK", 0)) == 0
     if a.init_from and a.init_from.startswith("s3://"):
-        local = stage_model(a.init_from, a.s3_endpoint_url, Path(a.cache_dir),
-                            fetch=fetch and int(os.environ.get("GROUP_RANK", 0)) == 0)
+        local = stage_model(a.init_from, a.s3_endpoint_url, Path(a.cache_dir), fetch=first_node)
         a = dataclasses.replace(a, init_from=str(local))
+    if a.eval_every:        # evaluation during training: the validation split, and the tokenizer for KoBEST
+        if a.eval_tokens:
+            try:
+                stage(a.datasets[:1], Path(a.cache_dir), node=int(os.environ.get("GROUP_RANK", 0)), nodes=a.nodes,
+                      fetch=fetch, split="validation")
+            except ValueError:       # no validation segment: live_eval says so and scores KoBEST only
+                pass
+        if a.kobest_dir and a.tokenizer_uri.startswith("s3://"):
+            local = stage_model(a.tokenizer_uri, a.s3_endpoint_url, Path(a.cache_dir), fetch=first_node)
+            a = dataclasses.replace(a, tokenizer_uri=str(local))
     return a
+
+
+def _rank_times(forward_s: list[float]) -> dict:
+    """Each rank's forward time of the step (forward_time/rank_NNN), the slowest rank and its lead over the
+    median: a straggler is the rank whose time stands out while the others wait for it."""
+    ordered = sorted(forward_s)
+    median = ordered[len(ordered) // 2]
+    slowest = max(range(len(forward_s)), key=forward_s.__getitem__)
+    out = {f"forward_time/rank_{r:03d}": t for r, t in enumerate(forward_s)}
+    out.update({"forward_time/slowest_rank": slowest,
+                "forward_time/max_over_median": forward_s[slowest] / median if median > 0 else 1.0})
+    return out
 
 
 def _grad_norm(engine) -> float:

@@ -240,6 +240,18 @@ class PretrainConfig:
     checkpoint_uri: str | None = None   # object storage mirror; default <artifact_root>/checkpoints when on s3
     export_dtype: Literal["float32", "bfloat16", "float16"] = "float32"   # the published weights: float16
     log_every: int = 10
+    # evaluation during training, on the live weights (the evaluate stage still scores the final model):
+    # validation loss and a KoBEST subset every eval_every steps (0: never), each evaluated step a checkpoint
+    eval_every: int = 0
+    eval_tasks: list[KobestTask] = field(default_factory=lambda: ["boolq", "copa"])
+    eval_shots: int = 0                 # few-shot examples per KoBEST prompt (from train, as evaluate draws them)
+    eval_limit: int | None = 100        # first N test examples per task (None: all)
+    eval_tokens: int = 262_144          # validation tokens scored for validation_loss (split over the ranks)
+    eval_batch_size: int = 16
+    # faults: a rank with no finished step for step_timeout_s dumps every thread's stack and exits non-zero (the
+    # job restarts from its checkpoint); a collective that waits longer than collective_timeout_s fails
+    step_timeout_s: int = 900
+    collective_timeout_s: int = 1800    # also bounds a checkpoint save, an evaluation and a checkpoint conversion
     timeout_s: int = 3600               # the launcher gives up after this long
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
 

@@ -102,7 +102,10 @@ def stage_params(node: graph.StageNode, module: ModuleType, cfg: RunConfig, stor
         params = dataclasses.asdict(section)
     else:
         params = fn(section, storage=storage) if reads_storage(module) else fn(section)
-    named = needs(module, cfg)
+    # a module may name NEEDS that change none of its artifact's bytes that matter (pretrain's KoBEST directory:
+    # it scores the live weights during training and trains nothing on it)
+    unaddressed = set(getattr(module, "NOT_ADDRESSED", ()))
+    named = {k: v for k, v in needs(module, cfg).items() if k not in unaddressed}
     return {**params, "needs": named} if named else params
 
 

@@ -36,28 +36,42 @@ def check(cfg: EvaluateConfig) -> None:
 
 def run_kobest(model_dir: Path, cfg: EvaluateConfig, workdir: Path) -> tuple[dict, dict]:
     """{shots: {task: {f1, acc[, acc_norm]}}} for every configured shot count, and the data's row counts."""
-    import lm_eval
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        names, manager, data_counts = kobest_suite(cfg.source, Path(cfg.kobest_dir), cfg.tasks, Path(tmp))
+        results = {str(shots): score_kobest("hf", names, manager, shots, cfg.limit, cfg.batch_size, cfg.device,
+                                            model_args=f"pretrained={model_dir},dtype=auto")
+                   for shots in cfg.shots}
+    return results, data_counts
+
+
+def kobest_suite(source: str, kobest_dir: Path, tasks, tmp: Path):
+    """(harness task names, their TaskManager, the data's row counts) for `tasks`; tsv: converted under tmp,
+    which must outlive the scoring."""
     from lm_eval.tasks import TaskManager
 
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        if cfg.source == "hub":
-            names, manager, data_counts = [f"kobest_{t}" for t in cfg.tasks], TaskManager(), {}
-        else:
-            data_counts = write_jsonl(Path(cfg.kobest_dir), Path(tmp) / "data", cfg.tasks)
-            names = write_tasks(Path(tmp) / "data", Path(tmp) / "tasks", cfg.tasks)
-            manager = TaskManager(include_path=str(Path(tmp) / "tasks"))
-        results = {}
-        for shots in cfg.shots:
-            res = lm_eval.simple_evaluate(
-                model="hf", model_args=f"pretrained={model_dir},dtype=auto", tasks=names,
-                num_fewshot=shots, limit=cfg.limit, batch_size=cfg.batch_size, device=cfg.device,
-                task_manager=manager, random_seed=0, numpy_random_seed=1234, torch_random_seed=1234,
-                fewshot_random_seed=FEWSHOT_SEED, log_samples=False)
-            results[str(shots)] = {name.rsplit("_", 1)[1]: {m: float(res["results"][name][f"{m},none"])
-                                                             for m in ("f1", "acc", "acc_norm")
-                                                             if f"{m},none" in res["results"][name]}
-                                   for name in names}
-    return results, data_counts
+    if source == "hub":
+        return [f"kobest_{t}" for t in tasks], TaskManager(), {}
+    data_counts = write_jsonl(kobest_dir, tmp / "data", tasks)
+    names = write_tasks(tmp / "data", tmp / "tasks", tasks)
+    return names, TaskManager(include_path=str(tmp / "tasks")), data_counts
+
+
+def score_kobest(model, names: list[str], manager, shots: int, limit: int | None, batch_size: int,
+                 device: str | None, model_args: str | None = None) -> dict | None:
+    """{task: {f1, acc[, acc_norm]}} at one shot count: `model` is "hf" (with model_args) or a harness LM (the
+    trainer's live weights, wrapped); seeds as Polyglot-Ko drew its few-shot examples."""
+    import lm_eval
+
+    extra = {"model_args": model_args, "batch_size": batch_size, "device": device} if isinstance(model, str) else {}
+    res = lm_eval.simple_evaluate(
+        model=model, tasks=names, num_fewshot=shots, limit=limit, task_manager=manager, random_seed=0,
+        numpy_random_seed=1234, torch_random_seed=1234, fewshot_random_seed=FEWSHOT_SEED, log_samples=False,
+        **extra)
+    if res is None:        # the harness reports on LOCAL_RANK 0 only (a ZeRO-3 trainer's other ranks score too)
+        return None
+    return {name.rsplit("_", 1)[1]: {m: float(res["results"][name][f"{m},none"]) for m in ("f1", "acc", "acc_norm")
+                                     if f"{m},none" in res["results"][name]}
+            for name in names}
 
 
 def summary_scores(kobest: dict) -> dict:

@@ -19,12 +19,25 @@ from ..contract.kinds import TokenizedDataset, TrainedModel, Tokenizer
 from ..contract.storage import is_s3, join
 from ..errors import StageFailed, UserError
 
-# How long we wait, how often we log and where the pods run change nothing in the weights.
-_NOT_PARAMS = ("timeout_s", "log_every", "kubernetes", "launcher", "checkpoint_uri")
+# In-training evaluation reads the evaluate stage's KoBEST files; it scores the weights and changes none of them.
+NEEDS = {"kobest_dir": "evaluate.kobest_dir"}
+NOT_ADDRESSED = ("kobest_dir",)
+
+# How long we wait, how often we log and evaluate, fault timeouts and where the pods run change nothing in the
+# weights. Nor does the world's shape: the sample order depends only on the step and the global batch, so a job
+# that lost a node resumes the same artifact on fewer processes (training/checkpoint.py converts the checkpoint).
+_NOT_PARAMS = ("timeout_s", "log_every", "kubernetes", "launcher", "checkpoint_uri", "eval_every", "eval_tasks",
+               "eval_shots", "eval_limit", "eval_tokens", "eval_batch_size", "step_timeout_s", "collective_timeout_s",
+               "nodes", "nproc", "micro_batch_size", "grad_accum", "global_batch_tokens")
 
 
 def params(cfg: PretrainConfig) -> dict:
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_PARAMS}
+    from training.plan import resolve
+
+    p = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_PARAMS}
+    plan = resolve(cfg)
+    p["global_batch"] = plan.tokens_per_step // cfg.seq_length     # sequences per optimizer step
+    return p
 
 
 def job_root(artifact_root: str, key: str) -> str:
@@ -37,7 +50,7 @@ def args_uri(out: Output) -> str:
 
 
 def train_args(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
-               out: Output):
+               out: Output, kobest_dir: str | None = None):
     """The trainer's arguments for this stage's artifact, where its launcher runs them."""
     from training import args as train_args_
 
@@ -52,7 +65,8 @@ def train_args(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], toke
                      cache_dir=k.cache_dir, output_uri=join(job_root(out.artifact_root, out.key), "output"))
     return train_args_.build(cfg, dataset=dataset, tokenizer=tokenizer, checkpoint_uri=join(mirror, key) if mirror
                              else None, s3_endpoint_url=out.storage.endpoint_url,
-                             mlflow_tracking_uri=out.tracking_uri, mlflow_run_id=out.run_id, **where)
+                             mlflow_tracking_uri=out.tracking_uri, mlflow_run_id=out.run_id,
+                             kobest_dir=kobest_dir, **where)
 
 
 def kubernetes_job(cfg: PretrainConfig, args, out: Output, write_args: bool = True) -> tuple[dict, str]:
@@ -72,14 +86,14 @@ def kubernetes_job(cfg: PretrainConfig, args, out: Output, write_args: bool = Tr
 
 
 def run(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: Artifact[Tokenizer],
-        out: Output) -> TrainedModel:
+        kobest_dir: str, out: Output) -> TrainedModel:
     from training.plan import resolve
     from training.presets import get
 
     plan = resolve(cfg)
     if not cfg.init_from:
         get(cfg.preset)
-    args = train_args(cfg, dataset=dataset, tokenizer=tokenizer, out=out)
+    args = train_args(cfg, dataset=dataset, tokenizer=tokenizer, out=out, kobest_dir=kobest_dir)
     _require_new_tokens(args)
     train_out = _run_local(cfg, args, out) if cfg.launcher == "local" else _run_kubernetes(cfg, args, out)
 
