@@ -1,4 +1,5 @@
 """The whole pipeline on the tiny config: local runner, KFP's local runner and `airflow dags test`."""
+import json
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,42 @@ def test_mlflow_has_a_parent_run_with_one_child_per_stage(tiny_pipeline):
     assert len(pretrain_metrics) >= 3, "training logs its loss curve to the stage's run"
     for r in children:
         assert r.data.tags["artifact.digest"] and r.data.tags["artifact.uri"]
+
+
+def test_evaluation_during_training_logs_scores_and_a_logged_model_per_checkpoint(tiny_pipeline):
+    """tiny.yaml: eval_every 6 of 12 steps, KoBEST BoolQ and COPA (4 examples each) on the live weights."""
+    from mlflow.entities import LoggedModelStatus
+
+    client = _client(tiny_pipeline)
+    parents, runs = _parent_runs(client)
+    pretrain = next(r for r in runs if r.info.run_name == "pretrain"
+                    and r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id)
+    run_id = pretrain.info.run_id
+    history = {k: [(m.step, m.value) for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
+               for k in ("validation_loss", "kobest_mean_f1", "kobest_boolq_f1", "kobest_copa_f1")}
+    assert all([s for s, _ in h] == [6, 12] for h in history.values()), history
+    for (_, mean), (_, boolq), (_, copa) in zip(history["kobest_mean_f1"], history["kobest_boolq_f1"],
+                                                history["kobest_copa_f1"]):
+        assert mean == pytest.approx((boolq + copa) / 2)
+    assert all(0 < v < 20 for _, v in history["validation_loss"])
+
+    # one LoggedModel per evaluated checkpoint, an output of the pretrain run at its step, carrying its scores
+    models = client.search_logged_models(experiment_ids=[pretrain.info.experiment_id])
+    mine = sorted((m for m in models if m.source_run_id == run_id), key=lambda m: m.name)
+    assert [m.name for m in mine] == ["checkpoint-step00000006", "checkpoint-step00000012"]
+    for m, (step, mean) in zip(mine, history["kobest_mean_f1"]):
+        assert m.status == LoggedModelStatus.READY
+        assert m.tags["polyglot_ko.checkpoint.step"] == str(step)
+        scores = {x.key: x.value for x in m.metrics}
+        assert scores["kobest_mean_f1"] == pytest.approx(mean) and "validation_loss" in scores
+    outputs = {(o.model_id, o.step) for o in client.get_run(run_id).outputs.model_outputs}
+    assert {(m.model_id, int(m.tags["polyglot_ko.checkpoint.step"])) for m in mine} <= outputs
+
+    # the artifact keeps them too, beside the loss curve
+    found = manifests(tiny_pipeline)
+    evals = [json.loads(x) for x in
+             Path(found["pretrain"][0].file_uri("evaluations.jsonl")).read_text().splitlines()]
+    assert [e["step"] for e in evals] == [6, 12]
 
 
 def test_registered_model_leads_back_to_every_upstream_artifact(tiny_pipeline):

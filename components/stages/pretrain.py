@@ -93,6 +93,9 @@ def run(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: 
     plan = resolve(cfg)
     if not cfg.init_from:
         get(cfg.preset)
+    if cfg.eval_every and cfg.eval_tasks and cfg.launcher == "local" and not Path(kobest_dir).is_dir():
+        raise UserError(f"pretrain.eval_tasks: KoBEST is scored during training from evaluate.kobest_dir, and there "
+                        f"is no directory {kobest_dir}")
     args = train_args(cfg, dataset=dataset, tokenizer=tokenizer, out=out, kobest_dir=kobest_dir)
     _require_new_tokens(args)
     train_out = _run_local(cfg, args, out) if cfg.launcher == "local" else _run_kubernetes(cfg, args, out)
@@ -104,6 +107,9 @@ def run(cfg: PretrainConfig, *, dataset: Artifact[TokenizedDataset], tokenizer: 
         if (tok_dir / name).exists():
             shutil.copyfile(tok_dir / name, out.dir / "hf" / name)
     shutil.copyfile(train_out / "metrics.jsonl", out.dir / "metrics.jsonl")
+    if (train_out / "evaluations.jsonl").is_file():     # the scores of the checkpoints evaluated during training
+        shutil.copyfile(train_out / "evaluations.jsonl", out.dir / "evaluations.jsonl")
+        out.reports.append(out.dir / "evaluations.jsonl")
     if (train_out / "checkpoint").is_dir():
         shutil.copytree(train_out / "checkpoint", out.dir / "checkpoint")
     out.reports.append(out.dir / "metrics.jsonl")

@@ -30,8 +30,10 @@ def command(args_uri: str, grace_s: int) -> list[str]:
     return ["torchrun", "--shutdown-timeout", str(max(grace_s - 30, 30)), "-m", TRAINER, "--args", args_uri]
 
 
-def env(p: Placement) -> list[dict]:
-    out = [{"name": n, "value": v} for n, v in p.env.items()]
+def env(p: Placement, job: str) -> list[dict]:
+    # the job's name identifies it to the checkpoint lock (training/lock.py): its restarted pods take the lock
+    # over, another job is refused
+    out = [{"name": n, "value": v} for n, v in p.env.items()] + [{"name": "POLYGLOT_KO_JOB_ID", "value": job}]
     return out + [{"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
                   for var, (secret, key) in p.secret_env.items()]
 
@@ -66,7 +68,7 @@ def trainjob(cfg, args_uri: str, name: str, endpoint_url: str | None = None, mlf
         "metadata": {"name": name, "namespace": p.namespace, "labels": dict(JOB_LABELS)},
         "spec": {
             "runtimeRef": {"name": k.runtime, "apiGroup": "trainer.kubeflow.org", "kind": "ClusterTrainingRuntime"},
-            "trainer": {"image": p.image, "command": command(args_uri, k.termination_grace_s), "env": env(p),
+            "trainer": {"image": p.image, "command": command(args_uri, k.termination_grace_s), "env": env(p, name),
                         "numNodes": cfg.nodes, "numProcPerNode": cfg.nproc, "resourcesPerNode": p.resources()},
             "runtimePatches": [{
                 "manager": "polyglot-ko.org/pretrain",
@@ -86,7 +88,7 @@ def pytorchjob(cfg, args_uri: str, name: str, endpoint_url: str | None = None, m
     pod = {"metadata": {"labels": dict(p.labels)},
            "spec": {**pod_spec_settings(cfg, p), "containers": [{
                "name": "pytorch", "image": p.image, "command": command(args_uri, k.termination_grace_s),
-               "env": env(p), "resources": p.resources(), "volumeMounts": mounts,
+               "env": env(p, name), "resources": p.resources(), "volumeMounts": mounts,
                "securityContext": dict(p.container_security)}]}}
     replicas = {"Master": {"replicas": 1, "restartPolicy": "OnFailure", "template": pod}}
     if cfg.nodes > 1:
