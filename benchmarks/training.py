@@ -7,8 +7,12 @@ GPU (--gpu):    the 1.3B preset on one GPU, sequence 2048, bf16, ZeRO-1: tokens/
                 our trainer against the same model trained by a plain PyTorch loop (no DeepSpeed). Goal: MFU of at
                 least 50% on an H100 or H200.
 
+GPU attention (--gpu --attention):  our trainer on the same model and batch with PyTorch's sdpa against
+                flash-attention-2 (needs the flash-attn package).
+
 Runs alternate (ours, peer, ours, peer, ...) so that drift in the machine's speed hits both alike.
-    python benchmarks/training.py [--gpu] [--rounds 2] [--steps 60]
+    python benchmarks/training.py [--gpu [--attention]] [--rounds 2] [--steps 60]
+benchmarks/gpu_check.sh runs every GPU figure in one go.
 """
 from __future__ import annotations
 
@@ -83,12 +87,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--micro", type=int, default=None)
     ap.add_argument("--zero", type=int, default=None)
+    ap.add_argument("--attention", action="store_true", help="GPU: sdpa against flash-attention-2")
     o = ap.parse_args()
     steps = o.steps or (30 if o.gpu else 60)
     warmup = 10 if o.gpu else 10
     micro = o.micro or 8
     zeros = [o.zero] if o.zero is not None else ([1] if o.gpu else [0, 1])
     mode = "torch" if o.gpu else "deepspeed"
+    if o.attention:
+        return attention(o, steps, warmup, micro)
     for zero in zeros:
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
@@ -117,6 +124,23 @@ def main() -> None:
                 else:
                     line += f" | {name}: peak FLOP/s unknown, no MFU"
             print(line, flush=True)
+
+
+def attention(o, steps: int, warmup: int, micro: int) -> None:
+    import dataclasses
+
+    with tempfile.TemporaryDirectory() as d:
+        work = Path(d)
+        args = _args(work, True, steps, micro, 1)
+        times = {"sdpa": [], "flash_attention_2": []}
+        for _ in range(o.rounds):
+            for impl in times:
+                times[impl].append(ours(dataclasses.replace(args, attention=impl), work, warmup))
+        a, b = statistics.median(times["sdpa"]), statistics.median(times["flash_attention_2"])
+        tokens = args.micro_batch_size * args.seq_length
+        print(f"attention {args.preset} bf16 micro {micro}x{args.seq_length} | sdpa {a * 1000:.1f} ms/step "
+              f"({tokens / a:,.0f} tok/s) | flash-attention-2 {b * 1000:.1f} ms/step ({tokens / b:,.0f} tok/s) | "
+              f"sdpa/flash step time {a / b:.3f}", flush=True)
 
 
 if __name__ == "__main__":
