@@ -214,11 +214,15 @@ class Trainer:
         if self.rank == 0:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             _truncate_metrics(self.out_dir / "metrics.jsonl", self.start)
+            _truncate_metrics(self.out_dir / "evaluations.jsonl", self.start)
             sink = MetricSink(self.out_dir / "metrics.jsonl", a.mlflow_tracking_uri, a.mlflow_run_id)
             print(f"[train] {self.parameters:,} parameters, world {self.world}, grad_accum {a.grad_accum}, "
                   f"steps {self.start}->{a.steps}{' (resumed)' if self.resumed else ''}", flush=True)
             progress = Progress("train", total=a.steps, unit="steps", start=self.start, stream="stdout")
 
+        if self.live is not None and self.resumed and self.live.due(self.start) and \
+                not self._evaluated(self.start):
+            self.evaluate(self.start, sink)      # killed between that checkpoint and its evaluation
         t_last, steps_since, loss = time.time(), 0, float("nan")
         step = self.start
         while step < a.steps:
@@ -260,6 +264,16 @@ class Trainer:
             progress.close()
         self.export(step, loss, sink)
         return 0
+
+    def _evaluated(self, step: int) -> bool:
+        """Whether evaluations.jsonl has `step` (rank 0 reads it; every rank gets the answer)."""
+        flag = self.torch.zeros(1, device=self.engine.device)
+        if self.rank == 0:
+            path = self.out_dir / "evaluations.jsonl"
+            lines = path.read_text().splitlines() if path.exists() else []
+            flag[0] = float(any(json.loads(x)["step"] == step for x in lines if x.strip()))
+        self.torch.distributed.broadcast(flag, src=0)
+        return bool(flag.item())
 
     def evaluate(self, step: int, sink) -> None:
         """Score the live weights (checkpointed at this step): the step's metrics and a LoggedModel for it."""
