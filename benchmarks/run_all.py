@@ -3,7 +3,9 @@
 `make bench` runs: the tokenize stage (below), curation and MinHash against datatrove and peak memory
 (benchmarks/curation.py), collect + curate at 1x/4x/16x and against datatrove with MinHash dedup on both sides
 (benchmarks/curation_scale.py, whose figures `polyglot-ko plan` reads), the PII masking report (benchmarks/pii_report.py), and training step time against a
-bare DeepSpeed loop (benchmarks/training.py; `--gpu` there for the 1.3B MFU benchmark on a CUDA machine).
+bare DeepSpeed loop (benchmarks/training.py; `--gpu` there for the 1.3B MFU benchmark on a CUDA machine, and
+benchmarks/gpu_check.sh for every GPU figure at once), and what evaluation during training and a resume on another
+world size cost (benchmarks/training_faults.py).
 
 tokenize: our `tokenize` stage (streaming Parquet -> batch encode -> Megatron .bin/.idx, manifest, checksums)
 against the plain script a user would write: read every text, `Tokenizer.encode_batch` once, write one array.
@@ -95,3 +97,4 @@ if __name__ == "__main__":
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pii_report.py")], check=True)
     if only in (None, "training"):
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "training.py")], check=True)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "training_faults.py")], check=True)

@@ -40,9 +40,12 @@ def latest(root: Path) -> int | None:
     return steps[-1] if steps else None
 
 
-def mark_complete(root: Path, step: int, world_size: int | None = None, global_batch: int | None = None) -> None:
+def mark_complete(root: Path, step: int, world_size: int | None = None, global_batch: int | None = None,
+                  partitioned: bool = True) -> None:
+    """`partitioned`: the optimizer state is split over the ranks (ZeRO 1-3, or bf16's optimizer), so another world
+    size needs the universal conversion; a ZeRO-0 fp32 checkpoint holds it whole and loads anywhere."""
     (root / tag(step) / COMPLETE).write_text(json.dumps({"step": step, "world_size": world_size,
-                                                         "global_batch": global_batch}))
+                                                         "global_batch": global_batch, "partitioned": partitioned}))
 
 
 def shape(root: Path, step: int) -> dict:
@@ -86,7 +89,7 @@ def plan(root: Path, world_size: int, global_batch: int) -> Resume | None:
         raise ValueError(f"the checkpoint at step {step} in {root} was trained with a global batch of "
                          f"{was['global_batch']} sequences, this run's is {global_batch}: keep the global batch "
                          f"(pretrain.global_batch_tokens) when resuming on another world size")
-    other = was["world_size"] is not None and was["world_size"] != world_size
+    other = was["world_size"] is not None and was["world_size"] != world_size and was.get("partitioned", True)
     return Resume(step=step, load_dir=root / UNIVERSAL if other else root, universal=other,
                   from_world=was["world_size"])
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -53,10 +54,14 @@ def torchrun_local(args: TrainArgs, workdir: Path, timeout_s: int, log_path: Pat
         raise UserError(f"pretrain: {busy_message(Path(args.checkpoint_dir), info)}")
     cmd, env = torchrun_command(args, workdir)
     # torchrun dies with this process (it forwards the SIGTERM: every rank checkpoints and exits), and each worker
-    # with torchrun (training/lifeline.py): a SIGKILL of the pipeline leaves no worker training on its own
-    with open(log_path, "ab") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                       env=env, preexec_fn=die_with_parent) as proc:
-        copier = threading.Thread(target=_copy, args=(proc.stdout, log, echo), daemon=True)
+    # with torchrun (training/lifeline.py): a SIGKILL of the pipeline leaves no worker training on its own. They
+    # write the log file themselves, not a pipe to us, so they can still log (and finish) once we are gone.
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                                       preexec_fn=die_with_parent) as proc:
+        done = threading.Event()
+        copier = threading.Thread(target=_echo, args=(log_path, start, echo, done), daemon=True)
         copier.start()
         try:
             proc.wait(timeout=timeout_s)
@@ -67,6 +72,7 @@ def torchrun_local(args: TrainArgs, workdir: Path, timeout_s: int, log_path: Pat
             _stop(proc)
             raise
         finally:
+            done.set()
             copier.join(timeout=30)
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-25:]
@@ -83,9 +89,22 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _copy(stream, log, echo) -> None:
-    for line in iter(stream.readline, b""):
-        log.write(line)
-        log.flush()
-        if echo is not None and line.startswith(b"[train]"):
-            echo(line.decode("utf-8", "replace").rstrip())
+def _echo(path: Path, offset: int, echo, done: threading.Event) -> None:
+    """Pass the trainer's own "[train]" lines (start, progress, end) from the log to `echo` as they arrive."""
+    if echo is None:
+        return
+    with open(path, "rb") as f:
+        f.seek(offset)
+        pending = b""
+        while True:
+            chunk = f.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith(b"\n"):
+                    if pending.startswith(b"[train]"):
+                        echo(pending.decode("utf-8", "replace").rstrip())
+                    pending = b""
+                continue
+            if done.is_set():
+                return
+            time.sleep(0.2)

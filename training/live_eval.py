@@ -113,6 +113,8 @@ class LiveEval:
             return score_kobest(lm, names, manager, self.a.eval_shots, self.a.eval_limit, self.a.eval_batch_size,
                                 None)
         except Exception as e:     # a scoring failure must not end a training run; the final evaluation remains
+            if self.every_rank:    # ZeRO-3: the other ranks are mid-forward in collectives; only a restart helps
+                raise
             print(f"[train] eval: KoBEST failed ({type(e).__name__}: {e}); this step has no KoBEST scores",
                   flush=True)
             return None

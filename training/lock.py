@@ -11,6 +11,7 @@ the lock over; its id comes from POLYGLOT_KO_JOB_ID (the Kubernetes job's name),
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -22,6 +23,8 @@ from pathlib import Path
 HEARTBEAT_S = 20.0
 STALE_S = 90.0
 INFO = "LOCK.json"
+# A volume without file locks (Lustre's noflock, NFS's nolock, some FUSE mounts): the heartbeat alone decides.
+NO_FLOCK = {errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL}
 
 
 class CheckpointDirBusy(RuntimeError):
@@ -56,11 +59,16 @@ def live_holder(root: Path, me: str | None = None) -> dict | None:
         with open(root / ".lock", "a") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_UN)
+                flock_works = True
             except BlockingIOError:
                 return info                     # held right now by a process that is alive
-            fcntl.flock(f, fcntl.LOCK_UN)
-    if info.get("host") == socket.gethostname():
-        return None                             # same machine and the flock was free: its holder is dead
+            except OSError as e:
+                if e.errno not in NO_FLOCK:
+                    raise
+                flock_works = False
+        if flock_works and info.get("host") == socket.gethostname():
+            return None                         # same machine and the flock was free: its holder is dead
     return info if time.time() - info.get("heartbeat", 0) < STALE_S else None
 
 
@@ -79,14 +87,21 @@ class CheckpointLock:
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except BlockingIOError:
+            except OSError as e:
+                if e.errno in NO_FLOCK:
+                    self._file.close()
+                    self._file = None
+                    break
+                if not isinstance(e, BlockingIOError):
+                    raise
                 if attempt == 9:
                     self._file.close()
                     raise CheckpointDirBusy(busy_message(self.root, holder(self.root) or {})) from None
                 time.sleep(0.2)
         info = holder(self.root)
-        if info and info.get("job") != self.me and info.get("host") != socket.gethostname() and \
-                time.time() - info.get("heartbeat", 0) < STALE_S:
+        fresh = info and info.get("job") != self.me and time.time() - info.get("heartbeat", 0) < STALE_S
+        # with flock, a holder on this machine is dead (we got the lock); without, only its heartbeat tells
+        if fresh and (self._file is None or info.get("host") != socket.gethostname()):
             self._release_file()
             raise CheckpointDirBusy(busy_message(self.root, info))
         self._beat()
@@ -108,9 +123,10 @@ class CheckpointLock:
                 pass
 
     def _release_file(self) -> None:
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        self._file.close()
-        self._file = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
 
     def release(self) -> None:
         self._stop.set()
@@ -118,5 +134,4 @@ class CheckpointLock:
             self._thread.join(5)
         if (holder(self.root) or {}).get("pid") == os.getpid():
             (self.root / INFO).unlink(missing_ok=True)
-        if self._file is not None:
-            self._release_file()
+        self._release_file()

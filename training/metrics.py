@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 # Dense bf16 peak of common accelerators, TFLOP/s, for model FLOPs utilisation.
+# Tries at recording one evaluated checkpoint as a LoggedModel (about a second apart).
+MODEL_ATTEMPTS = 30
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 
 
@@ -44,7 +46,7 @@ class MetricSink:
 
     def __init__(self, path: Path, tracking_uri: str | None, run_id: str | None, flush_s: float = 2.0):
         self.file = open(path, "a", encoding="utf-8")
-        self.evaluations = open(path.with_name("evaluations.jsonl"), "a", encoding="utf-8")
+        self.evaluations_path, self.evaluations = path.with_name("evaluations.jsonl"), None
         self.q: queue.Queue = queue.Queue()
         self.run_id, self.tracking_uri, self.flush_s = run_id, tracking_uri, flush_s
         self._stop = threading.Event()
@@ -61,6 +63,8 @@ class MetricSink:
 
     def log_evaluation(self, step: int, values: dict, checkpoint: dict) -> None:
         """The scores of the checkpoint saved at `step` (checkpoint: where it is, for the LoggedModel's tags)."""
+        if self.evaluations is None:
+            self.evaluations = open(self.evaluations_path, "a", encoding="utf-8")
         self.evaluations.write(json.dumps({"step": step, **values, "checkpoint": checkpoint}) + "\n")
         self.evaluations.flush()
         if self.thread:
@@ -92,31 +96,39 @@ class MetricSink:
                     time.sleep(1.0)
 
     def _logged_model(self, client, step: int, checkpoint: dict) -> str | None:
-        """A LoggedModel for the checkpoint of `step`, an output of the run at that step (retried while the server
-        is away; None once the close deadline passed: the metrics still reach the run)."""
+        """A LoggedModel for the checkpoint of `step`, an output of the run at that step. Each of the three calls
+        is retried on its own (a model created once is never created again), for MODEL_ATTEMPTS tries at most: a
+        server that cannot keep LoggedModels must not hold the training metrics back. None: not recorded (the
+        scores still reach the run)."""
         from mlflow.entities import LoggedModelOutput
 
-        while True:
+        model_id, linked = None, False
+        for _ in range(MODEL_ATTEMPTS):
             try:
-                experiment = client.get_run(self.run_id).info.experiment_id
-                model = client.create_logged_model(
-                    experiment_id=experiment, name=f"checkpoint-step{step:08d}", source_run_id=self.run_id,
-                    model_type="deepspeed-checkpoint",
-                    tags={f"polyglot_ko.checkpoint.{k}": str(v) for k, v in checkpoint.items()})
-                client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step)])
-                client.finalize_logged_model(model.model_id, "READY")
-                return model.model_id
+                if model_id is None:
+                    experiment = client.get_run(self.run_id).info.experiment_id
+                    model_id = client.create_logged_model(
+                        experiment_id=experiment, name=f"checkpoint-step{step:08d}", source_run_id=self.run_id,
+                        model_type="deepspeed-checkpoint",
+                        tags={f"polyglot_ko.checkpoint.{k}": str(v) for k, v in checkpoint.items()}).model_id
+                if not linked:
+                    client.log_outputs(self.run_id, [LoggedModelOutput(model_id, step)])
+                    linked = True
+                client.finalize_logged_model(model_id, "READY")
+                return model_id
             except Exception:
                 if self._stop.is_set() and self._deadline_passed():
-                    return None
+                    break
                 time.sleep(1.0)
+        return model_id if linked else None
 
     def _deadline_passed(self) -> bool:
         return time.time() > getattr(self, "_deadline", float("inf"))
 
     def close(self, timeout_s: float = 60.0) -> None:
         self.file.close()
-        self.evaluations.close()
+        if self.evaluations is not None:
+            self.evaluations.close()
         if self.thread:
             self._deadline = time.time() + timeout_s
             self._stop.set()

@@ -122,8 +122,13 @@ class Trainer:
                 print(f"[train] the checkpoint at step {plan.step} was written by {plan.from_world} processes, this "
                       f"run has {self.world}: converted to a universal checkpoint in {time.time() - t0:.1f}s",
                       flush=True)
-        self.torch.distributed.barrier()
-        return ckpt.plan(self.ckpt_root, self.world, global_batch)
+        else:
+            plan = None
+        # rank 0's plan for every rank: another node's view of a shared volume may lag behind what rank 0 just
+        # downloaded or converted
+        box = [plan]
+        self.torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
 
     def resume(self) -> None:
         """Load the checkpoint the plan chose (the same-size one, or its universal conversion)."""
@@ -194,7 +199,8 @@ class Trainer:
         self.engine.save_checkpoint(str(self.ckpt_root), tag=ckpt.tag(step), client_state={"step": step})
         self.torch.distributed.barrier()
         if self.rank == 0:
-            ckpt.mark_complete(self.ckpt_root, step, world_size=self.world, global_batch=self.global_batch)
+            ckpt.mark_complete(self.ckpt_root, step, world_size=self.world, global_batch=self.global_batch,
+                               partitioned=self.a.zero_stage > 0 or self.a.precision == "bf16")
             if self.mirror:
                 self.mirror.wait()            # the previous upload must end before prune may remove its source
             ckpt.prune(self.ckpt_root, keep=self.a.keep_checkpoints)
@@ -248,8 +254,9 @@ class Trainer:
             if step % a.checkpoint_every == 0 or step == a.steps or stopping or evaluating:
                 self.checkpoint(step)
             if evaluating:
+                t0 = time.time()
                 self.evaluate(step, sink)
-                t_last = time.time()              # the evaluation's time is not training throughput
+                t_last += time.time() - t0        # the evaluation's time is not training throughput
             if stopping:
                 if progress:
                     progress.close()
@@ -266,12 +273,14 @@ class Trainer:
         return 0
 
     def _evaluated(self, step: int) -> bool:
-        """Whether evaluations.jsonl has `step` (rank 0 reads it; every rank gets the answer)."""
+        """Whether the evaluation of checkpoint `step` was started (its marker, in the checkpoint directory on the
+        shared volume, which outlives a pod; rank 0 looks, every rank gets the answer). Started counts: an
+        evaluation that itself killed the job is not retried forever."""
+        from . import checkpoint as ckpt
+
         flag = self.torch.zeros(1, device=self.engine.device)
         if self.rank == 0:
-            path = self.out_dir / "evaluations.jsonl"
-            lines = path.read_text().splitlines() if path.exists() else []
-            flag[0] = float(any(json.loads(x)["step"] == step for x in lines if x.strip()))
+            flag[0] = float((self.ckpt_root / ckpt.tag(step) / EVALUATED).exists())
         self.torch.distributed.broadcast(flag, src=0)
         return bool(flag.item())
 
@@ -282,6 +291,8 @@ class Trainer:
 
         a = self.a
         self.watchdog.arm(a.collective_timeout_s, f"evaluating step {step}")
+        if self.rank == 0:
+            (self.ckpt_root / ckpt.tag(step) / EVALUATED).write_text(str(step))
         t0 = time.time()
         result = self.live.run()
         if self.rank == 0:
@@ -342,6 +353,8 @@ def main(argv=None) -> int:
     return trainer.train()
 
 
+# In a checkpoint's directory once its evaluation has started.
+EVALUATED = "EVALUATED"
 # After its launcher is gone, a worker gets this long to checkpoint and exit before it ends itself.
 LAUNCHER_GONE_GRACE_S = 300
 
@@ -405,8 +418,16 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """After a resume, drop lines logged past the checkpoint: they are recomputed, never duplicated."""
     if not path.exists():
         return
-    keep = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+    keep = [ln for ln in path.read_text().splitlines() if (r := _record(ln)) is not None and r["step"] <= step]
     path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _record(line: str) -> dict | None:
+    """A metrics line, or None for a torn one (the node died mid-write): it is recomputed like the rest."""
+    try:
+        return json.loads(line) if line.strip() else None
+    except ValueError:
+        return None
 
 
 def _upload_outputs(out_dir: Path, a: TrainArgs) -> None:
