@@ -26,8 +26,13 @@ class LiveEval:
         self.every_rank = a.zero_stage == 3          # partitioned weights: evaluation is a collective
         self._tmp = None
         self.validation = self._validation_windows(cache_dir) if a.eval_tokens else None
-        self.kobest = self._kobest_suite() if a.kobest_dir and a.eval_tasks and \
-            (self.rank == 0 or self.every_rank) else None
+        self.kobest = None
+        if a.kobest_dir and a.eval_tasks and (self.rank == 0 or self.every_rank):
+            if Path(a.kobest_dir).is_dir():
+                self.kobest = self._kobest_suite()
+            elif self.rank == 0:      # the same on every rank: ZeRO-3's ranks stay in step
+                print(f"[train] eval: no KoBEST directory {a.kobest_dir} from {Path.cwd()} (evaluate.kobest_dir; the "
+                      f"images hold it under /opt/polyglot-ko): validation loss only", flush=True)
 
     def due(self, step: int) -> bool:
         return bool(self.a.eval_every) and step % self.a.eval_every == 0
