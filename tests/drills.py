@@ -221,7 +221,9 @@ def training_baseline(work: Path) -> dict:
     return _weights(args)
 
 
-def _kill_tree(pid: int) -> None:
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (torchrun's workers run in sessions of their own), as a lost
+    node would; then wait for them."""
     import psutil
     tree = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
     for p in tree:
@@ -248,7 +250,7 @@ def killed_mid_checkpoint(work: Path, expected_weights: dict) -> Drill:
         return done >= 6 and any(d.name != ckpt.tag(done) and not (d / ckpt.COMPLETE).exists()
                                  for d in root.glob("step*"))
     caught = _wait_for(lambda: saving() or proc.poll() is not None, timeout=300, every=0.002) and proc.poll() is None
-    _kill_tree(proc.pid)
+    kill_tree(proc.pid)
     proc.wait()
     partial = sorted(d.name for d in root.glob("step*") if not (d / ckpt.COMPLETE).exists())
     resume_from = ckpt.latest(root)

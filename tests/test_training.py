@@ -7,11 +7,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from drills import kill_tree
 from training import checkpoint as ckpt
 from training import synthetic
 from training.launch import torchrun_command, torchrun_local
@@ -32,15 +32,6 @@ def _args(tmp_path: Path, name: str, data: tuple, steps: int = 30, **over):
                 "weight_decay": 0.01, "grad_clip": 1.0, "zero_stage": 1, "precision": "fp32", "seed": 7,
                 "checkpoint_every": 3, "log_every": 1} | over
     return synthetic.train_args(tmp_path, name, *data, **settings)
-
-
-def _kill_tree(proc: subprocess.Popen) -> None:
-    # torchrun's workers run in process groups of their own: kill the whole tree, as a lost node would
-    tree = psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]
-    for p in tree:
-        p.send_signal(signal.SIGKILL)
-    proc.wait()
-    psutil.wait_procs(tree, timeout=30)
 
 
 def _start_and_wait_for_checkpoint(args: dict, workdir: Path, log_path: Path, at_least: int) -> subprocess.Popen:
@@ -76,7 +67,9 @@ def test_two_process_training_is_deterministic_and_resumes_exactly_after_kill9(t
 
     # kill -9 the whole job once a checkpoint beyond step 6 is complete, then start it again
     c = _args(tmp_path, "c", data)
-    _kill_tree(_start_and_wait_for_checkpoint(c, tmp_path / "c", tmp_path / "c.log", at_least=6))
+    killed = _start_and_wait_for_checkpoint(c, tmp_path / "c", tmp_path / "c.log", at_least=6)
+    kill_tree(killed.pid)
+    killed.wait()
     killed_at = ckpt.latest(Path(c.checkpoint_dir))
     assert killed_at is not None and 6 <= killed_at < 30, f"killed at {killed_at}"
     # a half-written checkpoint (no COMPLETE marker) must be ignored

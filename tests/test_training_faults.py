@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from components.errors import UserError
+from drills import kill_tree
 from training import checkpoint as ckpt
 from training import synthetic
 from training.launch import torchrun_command, torchrun_local
@@ -46,14 +47,6 @@ def _wait_for_checkpoint(args, proc, at_least: int, timeout: float = 300) -> int
     return ckpt.latest(Path(args.checkpoint_dir)) or 0
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    tree = psutil.Process(proc.pid).children(recursive=True) + [psutil.Process(proc.pid)]
-    for p in tree:
-        p.send_signal(signal.SIGKILL)
-    proc.wait()
-    psutil.wait_procs(tree, timeout=30)
-
-
 def _losses(args) -> list:
     return [(r["step"], r["loss"]) for r in map(json.loads, (Path(args.output_dir) / "metrics.jsonl").read_text()
                                                  .splitlines())]
@@ -81,7 +74,8 @@ def test_killed_job_resumes_on_another_world_size_and_evaluation_changes_no_weig
     same = _args(tmp_path, "same", data, nproc=2, steps=steps, checkpoint_every=5)
     proc = _start(same, tmp_path / "same", tmp_path / "same.log")
     _wait_for_checkpoint(same, proc, at_least=10)
-    _kill_tree(proc)
+    kill_tree(proc.pid)
+    proc.wait()
     killed_at = ckpt.latest(Path(same.checkpoint_dir))    # the newest complete one, where both resumes start
     assert 10 <= killed_at < steps, killed_at
     # a copy of that checkpoint directory: the job that lost a node and continues on one process

@@ -87,3 +87,20 @@ def test_a_process_with_the_parent_death_signal_ends_with_its_parent():
     p.wait()
     child_proc.wait(timeout=30)
     assert not psutil.pid_exists(pid) or child_proc.status() == psutil.STATUS_ZOMBIE
+
+
+def test_evaluation_reads_only_the_leading_validation_segments_it_scores(tmp_path):
+    """validation_loss scores the first eval_tokens tokens: staging and opening stop at the segments holding them,
+    however large the split (at 1.2 TB, tens of GB)."""
+    from training import synthetic
+    from training.args import DatasetRef
+    from training.data import _split, open_split
+
+    dataset, _ = synthetic.inputs(tmp_path / "inputs")
+    ref = DatasetRef(uri=dataset.uri, weight=1.0, endpoint_url=None)
+    segments = _split(ref, "validation")[2]
+    assert len(segments) == 2
+    first = segments[0].tokens
+    assert len(open_split(ref, tmp_path / "cache", "validation", max_tokens=first)) == first
+    assert len(open_split(ref, tmp_path / "cache", "validation", max_tokens=first + 1)) == first + segments[1].tokens
+    assert len(open_split(ref, tmp_path / "cache", "validation")) == first + segments[1].tokens

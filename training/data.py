@@ -109,10 +109,20 @@ def nothing_new(ref: DatasetRef, split: str = "train") -> str:
             "to train on (pretrain.train_on: all trains on everything again)")
 
 
-def _split(ref: DatasetRef, split: str):
+def _split(ref: DatasetRef, split: str, max_tokens: int | None = None):
+    """`max_tokens`: only the leading segments that hold that many tokens (evaluation during training reads the
+    first eval_tokens of the validation split, never the whole split: at 1.2 TB it is tens of GB)."""
     storage, manifest, segments = unseen_segments(ref, split)
     if not segments:
         raise ValueError(nothing_new(ref, split))
+    if max_tokens is not None:
+        need, kept = max_tokens, []
+        for s in segments:
+            if need <= 0:
+                break
+            kept.append(s)
+            need -= s.tokens
+        segments = kept
     return storage, manifest, segments
 
 
@@ -128,10 +138,10 @@ def _local(manifest, name: str, cache_dir: Path, entries: dict) -> Path:
     return cache_dir / "segments" / entries[f"{prefix}.bin"].sha256[:32] / f"{Path(prefix).name}.{ext}"
 
 
-def open_split(ref: DatasetRef, cache_dir: Path, split: str = "train") -> TokenStream:
+def open_split(ref: DatasetRef, cache_dir: Path, split: str = "train", max_tokens: int | None = None) -> TokenStream:
     """One split of a TokenizedDataset as one token stream, its segments in corpus order (from object storage:
-    the copies `stage` put in cache_dir)."""
-    _, manifest, segments = _split(ref, split)
+    the copies `stage` put in cache_dir); `max_tokens`: its leading segments only, as `_split` says."""
+    _, manifest, segments = _split(ref, split, max_tokens)
     entries = {f.name: f for f in manifest.files}
     prefixes = [_local(manifest, f"{s.prefix}.bin", cache_dir, entries).with_suffix("") for s in segments]
     if missing := [p for p in prefixes if not p.with_suffix(".bin").exists()]:
@@ -141,7 +151,8 @@ def open_split(ref: DatasetRef, cache_dir: Path, split: str = "train") -> TokenS
 
 
 def stage(refs: list[DatasetRef], cache_dir: Path, node: int = 0, nodes: int = 1, fetch: bool = True,
-          timeout_s: float = STAGE_TIMEOUT_S, poll_s: float = 2.0, split: str = "train") -> dict:
+          timeout_s: float = STAGE_TIMEOUT_S, poll_s: float = 2.0, split: str = "train",
+          max_tokens: int | None = None) -> dict:
     """Put the datasets' files in `cache_dir` (a volume every node mounts) before training starts: each of the
     `nodes` machines fetches its share (balanced by bytes; `fetch` is false for all but one process per node)
     and leaves a marker; every process waits for all the nodes' markers (a stat per node, not per file), then
@@ -154,7 +165,7 @@ def stage(refs: list[DatasetRef], cache_dir: Path, node: int = 0, nodes: int = 1
 
     files: dict[Path, tuple] = {}     # local path -> (storage, uri, bytes): a segment two datasets share, once
     for ref in refs:
-        storage, manifest, segments = _split(ref, split)
+        storage, manifest, segments = _split(ref, split, max_tokens)
         if not is_s3(manifest.uri):
             continue
         entries = {f.name: f for f in manifest.files}

@@ -44,7 +44,7 @@ class LiveEval:
 
         a = self.a
         try:
-            tokens = open_split(a.datasets[0], cache_dir, "validation")
+            tokens = open_split(a.datasets[0], cache_dir, "validation", max_tokens=a.eval_tokens + 1)
         except ValueError:       # no validation segment (a corpus too small to hold one back)
             return None
         n = min(a.eval_tokens, len(tokens) - 1) // a.seq_length

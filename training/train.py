@@ -386,7 +386,7 @@ def stage_data(a: TrainArgs) -> TrainArgs:
         if a.eval_tokens:
             try:
                 stage(a.datasets[:1], Path(a.cache_dir), node=int(os.environ.get("GROUP_RANK", 0)), nodes=a.nodes,
-                      fetch=fetch, split="validation")
+                      fetch=fetch, split="validation", max_tokens=a.eval_tokens + 1)
             except ValueError:       # no validation segment: live_eval says so and scores KoBEST only
                 pass
         if a.kobest_dir and a.tokenizer_uri.startswith("s3://"):
