@@ -8,7 +8,7 @@ WORKDIR ?= workdir
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 
 .PHONY: drills demo test test-fast bench mlflow-ui compile clean-workdir env airflow-env tools-env postgres images \
-	rehearsal
+	rehearsal browser screenshots
 
 env: $(VENV)/.installed
 airflow-env: $(AIRFLOW_VENV)/.installed
@@ -47,6 +47,14 @@ postgres:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "PostgreSQL not installed: the MLflow server tests fall back to SQLite"
 
+# Headless Chromium and its WebDriver from Debian's packages (and CJK fonts, for Korean on the pages), for the
+# browser tests of MLflow's pages (tests/test_ui_pages.py) and the README's screenshots (tests/browser.py).
+browser:
+	@{ command -v chromium && command -v chromedriver && fc-list :lang=ko | grep -q .; } >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; } || \
+	  echo "Chromium not installed: the browser tests are skipped"
+
 # The images, with podman (installed when missing) and a base from Debian's packages where no registry base can
 # be pulled: polyglot-ko-cpu:0.1.0 (the CUDA image where its base is available).
 images:
@@ -59,7 +67,7 @@ rehearsal: $(VENV)/.installed $(AIRFLOW_VENV)/.installed postgres images
 	$(VENV)/bin/python tests/rehearsal.py --workdir $(WORKDIR)/rehearsal
 
 # Everything, the image and the rehearsal included (tests/test_rehearsal.py).
-test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed postgres images
+test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed postgres browser images
 	$(VENV)/bin/python -m pytest -q -rs --durations=15 tests
 
 test-fast: $(VENV)/.installed
@@ -75,8 +83,14 @@ compile: $(VENV)/.installed
 drills: $(VENV)/.installed
 	$(VENV)/bin/python tests/run_drills.py
 
+# MLflow 3.17's UI keeps a GenAI / model-training switch per browser: the link opens the training view.
 mlflow-ui: $(VENV)/.installed
+	@echo "MLflow UI: http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(abspath $(WORKDIR))/mlflow.db --host 127.0.0.1 --port 5000
+
+# The README's screenshots of the demo's MLflow pages (after `make demo`).
+screenshots: $(VENV)/.installed browser
+	$(VENV)/bin/python tests/browser.py --workdir $(WORKDIR) --out docs/screenshots
 
 clean-workdir:
 	rm -rf $(WORKDIR)

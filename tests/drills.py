@@ -283,7 +283,7 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
         metrics = Path(args.output_dir) / "metrics.jsonl"
         _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5)
         rc, recovery, _ = _outage(server, down_s, proc, timeout=600)
-        history = sorted(m.step for m in client.get_metric_history(run_id, "loss"))
+        history = sorted(m.step for m in client.get_metric_history(run_id, "train/loss"))
         ok = rc == 0 and history == list(range(1, 31)) and _same_weights(expected_weights, _weights(args))
         return Drill(f"MLflow server down {down_s:.0f}s during training",
                      "training went on; every metric arrived once" if ok else f"rc {rc}, steps {history}",

@@ -28,10 +28,10 @@ def test_metrics_survive_an_mlflow_server_restart_without_loss_or_duplicates(tmp
         assert len(lines) == 150, "every step is on disk at once, whatever the server does"
         server.start()                                  # and comes back on the same port and database
         sink.close(timeout_s=120)
-        history = client.get_metric_history(run_id, "loss")
+        history = client.get_metric_history(run_id, "train/loss")
         assert sorted(m.step for m in history) == list(range(1, 151)), "each step exactly once"
         assert {m.step: m.value for m in history}[75] == pytest.approx(10.0 / 75)
-        assert len(client.get_metric_history(run_id, "tokens_per_s")) == 150
+        assert len(client.get_metric_history(run_id, "train/tokens_per_s")) == 150
         assert json.loads(lines[-1]) == {"step": 150, "loss": 10.0 / 150, "tokens_per_s": 1150.0}
     finally:
         server.stop()

@@ -47,11 +47,11 @@ def test_mlflow_has_a_parent_run_with_one_child_per_stage(tiny_pipeline):
     assert sorted(r.info.run_name for r in children) == sorted(STAGES)
     by_name = {r.info.run_name: r for r in children}
     curate = by_name["curate"]
-    assert curate.data.metrics["records_in"] > 0 and curate.data.tags["cache_hit"] == "false"
+    assert int(curate.data.tags["stats.records_in"]) > 0 and curate.data.tags["cache_hit"] == "false"
     assert [d.dataset.name for d in curate.inputs.dataset_inputs] == ["RawCorpus:raw"]
     assert {d.dataset.name for d in by_name["pretrain"].inputs.dataset_inputs} == {
         "TokenizedDataset:dataset", "Tokenizer:tokenizer"}
-    pretrain_metrics = client.get_metric_history(by_name["pretrain"].info.run_id, "loss")
+    pretrain_metrics = client.get_metric_history(by_name["pretrain"].info.run_id, "train/loss")
     assert len(pretrain_metrics) >= 3, "training logs its loss curve to the stage's run"
     for r in children:
         assert r.data.tags["artifact.digest"] and r.data.tags["artifact.uri"]
@@ -67,22 +67,22 @@ def test_evaluation_during_training_logs_scores_and_a_logged_model_per_checkpoin
                     and r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id)
     run_id = pretrain.info.run_id
     history = {k: [(m.step, m.value) for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
-               for k in ("validation_loss", "kobest_mean_f1", "kobest_boolq_f1", "kobest_copa_f1")}
+               for k in ("eval/validation_loss", "eval/kobest_mean_f1", "eval/kobest_boolq_f1", "eval/kobest_copa_f1")}
     assert all([s for s, _ in h] == [6, 12] for h in history.values()), history
-    for (_, mean), (_, boolq), (_, copa) in zip(history["kobest_mean_f1"], history["kobest_boolq_f1"],
-                                                history["kobest_copa_f1"]):
+    for (_, mean), (_, boolq), (_, copa) in zip(history["eval/kobest_mean_f1"], history["eval/kobest_boolq_f1"],
+                                                history["eval/kobest_copa_f1"]):
         assert mean == pytest.approx((boolq + copa) / 2)
-    assert all(0 < v < 20 for _, v in history["validation_loss"])
+    assert all(0 < v < 20 for _, v in history["eval/validation_loss"])
 
     # one LoggedModel per evaluated checkpoint, an output of the pretrain run at its step, carrying its scores
     models = client.search_logged_models(experiment_ids=[pretrain.info.experiment_id])
     mine = sorted((m for m in models if m.source_run_id == run_id), key=lambda m: m.name)
     assert [m.name for m in mine] == ["checkpoint-step00000006", "checkpoint-step00000012"]
-    for m, (step, mean) in zip(mine, history["kobest_mean_f1"]):
+    for m, (step, mean) in zip(mine, history["eval/kobest_mean_f1"]):
         assert m.status == LoggedModelStatus.READY
         assert m.tags["polyglot_ko.checkpoint.step"] == str(step)
         scores = {x.key: x.value for x in m.metrics}
-        assert scores["kobest_mean_f1"] == pytest.approx(mean) and "validation_loss" in scores
+        assert scores["eval/kobest_mean_f1"] == pytest.approx(mean) and "eval/validation_loss" in scores
     outputs = {(o.model_id, o.step) for o in client.get_run(run_id).outputs.model_outputs}
     assert {(m.model_id, int(m.tags["polyglot_ko.checkpoint.step"])) for m in mine} <= outputs
 

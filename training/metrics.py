@@ -7,9 +7,27 @@ import threading
 import time
 from pathlib import Path
 
-# Dense bf16 peak of common accelerators, TFLOP/s, for model FLOPs utilisation.
 # Tries at recording one evaluated checkpoint as a LoggedModel (about a second apart).
 MODEL_ATTEMPTS = 30
+
+# metrics.jsonl's names -> MLflow's, grouped by prefix so the run's chart page has one section per group (and
+# `system/` shows on MLflow's System metrics tab). A name that has a group already (forward_time/rank_000) is kept.
+SYSTEM = ("memory_gb",)
+RENAMED = {"eval_time_s": "eval/time_s"}
+
+
+def mlflow_name(key: str, evaluation: bool = False) -> str:
+    """The MLflow metric name of a metrics.jsonl key (evaluations.jsonl's, with `evaluation`)."""
+    if "/" in key:
+        return key
+    if key in RENAMED:
+        return RENAMED[key]
+    if evaluation:
+        return f"eval/{key}"
+    return f"system/{key}" if key in SYSTEM else f"train/{key}"
+
+
+# Dense bf16 peak of common accelerators, TFLOP/s, for model FLOPs utilisation.
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 
 
@@ -81,7 +99,8 @@ class MetricSink:
                 while True:
                     step, ts, values, checkpoint = self.q.get(timeout=self.flush_s if not pending else 0.05)
                     model_id = self._logged_model(client, step, checkpoint) if checkpoint is not None else None
-                    pending += [Metric(k, float(v), ts, step, model_id=model_id) for k, v in values.items()]
+                    pending += [Metric(mlflow_name(k, checkpoint is not None), float(v), ts, step, model_id=model_id)
+                                for k, v in values.items()]
                     if len(pending) >= 500:
                         break
             except queue.Empty:

@@ -307,8 +307,8 @@ class StageRun:
             else:
                 manifest, hit = self._produce(run_id, max_workers), False
             if lineage:
-                metrics = {**kinds.read(manifest).metrics(), "seconds": manifest.stats.get("seconds", 0.0)}
-                lineage.record_stage(run_id, manifest, cache_hit=hit, metrics=metrics)
+                lineage.record_stage(run_id, manifest, cache_hit=hit, info=kinds.read(manifest),
+                                     seconds=manifest.stats.get("seconds", 0.0))
                 lineage.end(run_id)
         except BaseException:
             if lineage and run_id:

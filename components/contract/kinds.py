@@ -24,9 +24,17 @@ class Description:
     def to_stats(self) -> dict:
         return dataclasses.asdict(self)
 
-    def metrics(self) -> dict[str, float]:
-        """The numbers the producing stage's MLflow run shows (nested names joined by dots)."""
+    # The few figures the stage's MLflow run carries as `stats.<name>` tags (a column in the runs table); every
+    # number is in the run's stats.json table. Neither is a metric: MLflow's metrics are time series (training).
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ()
+
+    def figures(self) -> dict[str, float]:
+        """Every number of the description (nested names joined by dots)."""
         return _numbers(self.to_stats())
+
+    def key_figures(self) -> dict[str, float]:
+        found = self.figures()
+        return {k: found[k] for k in self.KEY_FIGURES if k in found}
 
 
 @dataclass(kw_only=True)
@@ -51,6 +59,7 @@ class CollectedSource:
 @dataclass(kw_only=True)
 class RawCorpus(Accounted):
     KIND: ClassVar[str] = "RawCorpus"
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ("records_in", "records_out", "chars", "files", "bytes", "files_reused")
     chars: int
     files: int                                  # input files read (or reused from earlier runs)
     bytes: int                                  # their size as stored (compressed)
@@ -125,8 +134,11 @@ class CuratedCorpus(Accounted):
     # None only for a corpus curated before decontamination was recorded: the gate does not compare its models
     decontamination: Decontamination | None = None
 
-    def metrics(self) -> dict[str, float]:
-        return {k: v for k, v in super().metrics().items() if not k.startswith("cleaning.")}   # settings, not counts
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ("records_in", "records_out", "chars_out", "records_reused",
+                                              "generation", "dedup.clusters")
+
+    def figures(self) -> dict[str, float]:
+        return {k: v for k, v in super().figures().items() if not k.startswith("cleaning.")}   # settings, not counts
 
 
 # ------------------------------------------------------------------------------------------ tokenizer
@@ -145,6 +157,8 @@ class TokenizerQuality:
 @dataclass(kw_only=True)
 class Tokenizer(Description):
     KIND: ClassVar[str] = "Tokenizer"
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ("vocab_size", "padded_vocab", "quality.tokens_per_char",
+                                              "reference_quality.tokens_per_char")
     vocab_size: int                 # entries in tokenizer.json
     learned_vocab: int              # learned BPE entries (the PII tokens follow them)
     padded_vocab: int               # embedding rows: vocab_size rounded up to a multiple of 128
@@ -167,6 +181,8 @@ class Split:
 @dataclass(kw_only=True)
 class TokenizedDataset(Description):
     KIND: ClassVar[str] = "TokenizedDataset"
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ("documents", "tokens", "train.tokens", "validation.tokens",
+                                              "segments", "segments_reused")
     train: Split
     validation: Split
     documents: int
@@ -186,6 +202,7 @@ class TokenizedDataset(Description):
 @dataclass(kw_only=True)
 class TrainedModel(Description):
     KIND: ClassVar[str] = "TrainedModel"
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ("parameters", "steps", "tokens_seen", "final_loss", "world_size")
     preset: str
     parameters: int
     seq_length: int                 # what it was trained on (evaluation scores perplexity over windows of it)
@@ -224,7 +241,7 @@ class EvalReport(Description):
     def headline(self) -> dict[str, dict[str, float]]:
         return self.kobest[str(self.shots[0])]
 
-    def metrics(self) -> dict[str, float]:
+    def figures(self) -> dict[str, float]:
         flat = {f"kobest_{s}shot_{t}_{m}": v for s, tasks in self.kobest.items() for t, r in tasks.items()
                 for m, v in r.items()}
         flat.update({f"{k}_{s}shot": v for s, sc in self.scores.items() for k, v in sc.items()})
@@ -236,6 +253,11 @@ class EvalReport(Description):
             flat["limit"] = self.limit
         return flat
 
+    def key_figures(self) -> dict[str, float]:
+        found = self.figures()
+        return {k: v for k, v in found.items() if k.startswith("kobest_macro_f1_mean_") or
+                k == "validation_perplexity"}
+
 
 @dataclass(kw_only=True)
 class Generation:
@@ -246,6 +268,7 @@ class Generation:
 @dataclass(kw_only=True)
 class RegisteredModel(Description):
     KIND: ClassVar[str] = "RegisteredModel"
+    KEY_FIGURES: ClassVar[tuple[str, ...]] = ("score",)
     model_name: str
     version: str
     model_uri: str                  # models:/NAME@alias, or models:/NAME/VERSION when it got no alias

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from . import pages
 from .manifest import Manifest
 
 _MAX_PARAM = 6000  # MLflow's limit on a param value
@@ -71,8 +72,14 @@ class Lineage:
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=artifact_location)
             except Exception:  # created meanwhile by a concurrent run
                 self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
+            exp = self.client.get_experiment(self.experiment_id)
         else:
             self.experiment_id = exp.experiment_id
+        # What kind of project this is (MLflow 3 shows a training experiment's runs, not its GenAI overview) and
+        # how to read it; set on experiments made before these tags existed too, once.
+        for key, value in pages.experiment_tags(experiment).items():
+            if exp.tags.get(key) != value:
+                self.client.set_experiment_tag(self.experiment_id, key, value)
 
     # -- runs ----------------------------------------------------------------------------------------------
     def start_parent(self, run_name: str, config: dict, tags: dict[str, str]) -> str:
@@ -102,17 +109,6 @@ class Lineage:
         for i in range(0, len(batch), 100):
             self.client.log_batch(run_id, params=batch[i:i + 100])
 
-    def log_metrics(self, run_id: str, metrics: dict, step: int = 0) -> None:
-        import time
-
-        from mlflow.entities import Metric
-
-        ts = int(time.time() * 1000)
-        batch = [Metric(safe_key(k), float(v), ts, step) for k, v in sorted(flatten(metrics).items())
-                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        for i in range(0, len(batch), 500):
-            self.client.log_batch(run_id, metrics=batch[i:i + 500])
-
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
@@ -140,8 +136,20 @@ class Lineage:
     def log_file(self, run_id: str, path: Path, artifact_dir: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_dir)
 
-    def record_stage(self, run_id: str, manifest: Manifest, cache_hit: bool, metrics: dict[str, float]) -> None:
-        """Tags leading to the artifact, its inputs as datasets, its params, and `metrics` (what its kind shows)."""
+    def describe(self, run_id: str, markdown: str) -> None:
+        """The run's description: the markdown MLflow shows at the top of the run's page."""
+        self.set_tags(run_id, {pages.NOTE: markdown})
+
+    def log_figures(self, run_id: str, figures: dict[str, float]) -> None:
+        """One-off numbers as a table artifact (stats.json: name, value), which MLflow's artifact view shows as a
+        table; metrics are kept for time series."""
+        rows = sorted(figures.items())
+        self.client.log_table(run_id, {"name": [k for k, _ in rows], "value": [v for _, v in rows]}, "stats.json")
+
+    def record_stage(self, run_id: str, manifest: Manifest, cache_hit: bool, info, seconds: float) -> None:
+        """Tags leading to the artifact, its inputs as datasets, its params, its key figures as `stats.*` tags,
+        every figure in stats.json, and a description (what the stage made, or which run made what it reused).
+        `info`: the artifact's typed description (contract/kinds.py)."""
         self.set_tags(run_id, {
             "artifact.kind": manifest.kind, "artifact.uri": manifest.uri, "artifact.digest": manifest.digest,
             "artifact.key": manifest.key, "cache_hit": str(cache_hit).lower(),
@@ -149,7 +157,11 @@ class Lineage:
             "code_version.stage": manifest.code_version.get("stage", ""),
             **({"cache.source_run_id": manifest.mlflow_run_id or ""} if cache_hit else {}),
         })
+        key = info.key_figures()
+        self.set_tags(run_id, {f"stats.{safe_key(k)}": f"{v:.6g}" if isinstance(v, float) else str(v)
+                               for k, v in {**key, "seconds": seconds}.items()})
         self.log_inputs(run_id, manifest.inputs)
         self.log_params(run_id, manifest.params)
-        self.log_metrics(run_id, {**metrics, "cache_hit": int(cache_hit)})
+        self.log_figures(run_id, {**info.figures(), "seconds": seconds})
         self.log_text(run_id, manifest.to_json(), "manifest.json")
+        self.describe(run_id, pages.stage_note(manifest, cache_hit, key, seconds, self.experiment_id))

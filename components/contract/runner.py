@@ -132,8 +132,49 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     lineage.set_tags(parent_run_id, {f"reuse.{stage}.{k}": str(v) for stage, r in summary["reuse"].items()
                                      for k, v in r.items()})
     lineage.log_text(parent_run_id, json.dumps(summary, ensure_ascii=False, indent=2), "summary.json")
+    describe_run(lineage, parent_run_id, summary, manifests)
     lineage.end(parent_run_id, status)
-    return {**summary, "parent_run_id": parent_run_id, "tracking_uri": lineage.tracking_uri}
+    from .pages import ui_url
+    return {**summary, "parent_run_id": parent_run_id, "tracking_uri": lineage.tracking_uri,
+            "ui_url": ui_url(lineage.tracking_uri, lineage.experiment_id, parent_run_id)}
+
+
+def stage_runs(lineage: Lineage, parent_run_id: str) -> dict[str, object]:
+    """stage -> its child run of this pipeline run (a retried task has several: the last finished one)."""
+    runs = lineage.client.search_runs([lineage.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+                                      order_by=["attributes.start_time ASC"], max_results=1000)
+    out: dict[str, object] = {}
+    for r in runs:
+        stage = r.data.tags.get("stage")
+        if stage and (r.info.status == "FINISHED" or stage not in out):
+            out[stage] = r
+    return out
+
+
+def describe_run(lineage: Lineage, parent_run_id: str, summary: dict, manifests: dict[str, Manifest]) -> None:
+    """The parent run's page: its description (the summary in markdown) and lineage.png (the stage graph)."""
+    import tempfile
+
+    from . import pages
+    from .lineage_graph import draw
+
+    children = stage_runs(lineage, parent_run_id)
+    status = {}
+    for name in manifests:
+        run = children.get(name)
+        if summary["reuse"].get(name, {}).get("reused_from"):
+            status[name] = "taken"
+        elif run is None:
+            status[name] = "earlier run"      # upstream of --from: this run read the artifact, did not look it up
+        else:
+            status[name] = "cache hit" if run.data.tags.get("cache_hit") == "true" else "ran"
+    lineage.describe(parent_run_id, pages.run_note(summary, status, {n: r.info.run_id for n, r in children.items()},
+                                                   lineage.experiment_id))
+    with tempfile.TemporaryDirectory() as tmp:
+        png = draw(Path(tmp) / "lineage.png", {n: {"kind": m.kind, "digest": m.digest, "status": status[n]}
+                                                for n, m in manifests.items()},
+                   f"pipeline run {parent_run_id[:12]}: each stage's artifact and how this run got it")
+        lineage.log_file(parent_run_id, png)
 
 
 def with_upstream(storage: Storage, manifests: dict[str, Manifest]) -> dict[str, Manifest]:

@@ -15,6 +15,7 @@ from ..contract.lineage import set_process_uri
 from ..contract.manifest import ancestry, read_manifest
 from ..errors import StageFailed
 from ..evaluation.harness import GREEDY
+from ..registry import pages
 from ..registry import promotion as registry
 from ..registry.model_card import build as build_card
 
@@ -59,6 +60,29 @@ def training_corpora(storage, manifests: dict, depth: int = 0) -> list[tuple[str
 
 # the model card says whether the tokenizer was taken from an earlier model
 NEEDS = {"tokenizer_from": "train_tokenizer.reuse"}
+
+
+def _describe_version(client, cfg: RegisterConfig, version: str, decision: str, reason: str, score_name: str,
+                      metrics: dict, champion, manifests: dict, lineage_map: dict, out: Output) -> None:
+    """The version's page (a summary beside the champion) and, with a champion, the comparison report."""
+    scores = {s: {t: r["f1"] for t, r in tasks.items()} for s, tasks in metrics["kobest"].items()}
+    facts = pages.data_facts(manifests)
+    compared = champion is not None and str(champion.version) != version
+    if compared:
+        champion_data, unreadable = pages.champion_facts(out.storage, champion)
+        text, data = pages.comparison(name=cfg.model_name, version=version, decision=decision, reason=reason,
+                                      candidate=scores, champion=champion, facts=facts, champion_data=champion_data,
+                                      unreadable=unreadable)
+        (out.dir / "comparison.md").write_text(text, encoding="utf-8")
+        (out.dir / "comparison.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        out.reports += [out.dir / "comparison.md", out.dir / "comparison.json"]
+    experiment = client.get_run(out.run_id).info.experiment_id
+    description = pages.version_description(
+        name=cfg.model_name, version=version, decision=decision, reason=reason,
+        score_name=score_name, candidate=scores,
+        champion=champion if compared else None, lineage_map=lineage_map, facts=facts, experiment_id=experiment,
+        compared=compared)
+    client.update_model_version(cfg.model_name, version, description=description)
 
 
 def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[EvalReport],
@@ -111,8 +135,9 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
             tags[f"lineage.{stage}.{k}"] = v
     for k, v in tags.items():
         client.set_model_version_tag(cfg.model_name, version, k, v)
-    client.update_model_version(cfg.model_name, version, description=card[:5000])
+    client.update_registered_model(cfg.model_name, description=pages.model_description(cfg.model_name, cfg.score))
 
+    champion = registry.current(client, cfg.model_name)      # before the gate moves the alias
     candidate = registry.scores_from_tags(tags, cfg.score, shots)
     alias, reason = registry.gate(client, cfg.model_name, candidate, score_name=cfg.score, shots=shots,
                                   margin=cfg.margin, tolerance=cfg.task_tolerance, corpora=corpora,
@@ -123,6 +148,8 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     client.set_model_version_tag(cfg.model_name, version, "promotion.decontaminated_against", tags[
         "decontamination.tasks"])
     aliases = [] if alias == registry.NOT_COMPARED else [alias]
+    _describe_version(client, cfg, version, alias, reason, f"{cfg.score}@{shots}shot", metrics, champion, manifests,
+                      lineage_map, out)
 
     # The proof that the registry entry works: load it back through MLflow and generate.
     uri = f"models:/{cfg.model_name}/{version}"

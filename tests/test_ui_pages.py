@@ -1,0 +1,158 @@
+"""The pages users open in MLflow, on the tiny run's store: what the pipeline records for them (the experiment's kind
+and description, the run summary, the lineage picture, metrics that are time series, the registry's descriptions and
+the comparison against the champion), then the same pages rendered in headless Chromium."""
+import json
+from pathlib import Path
+
+import pytest
+
+from browser import Browser, missing, pages
+from components.cli import main
+from services import MlflowServer
+
+pytestmark = pytest.mark.slow
+MODEL = EXPERIMENT = "polyglot-ko-tiny"
+
+
+def _client(workdir: Path):
+    from mlflow import MlflowClient
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.fixture(scope="module")
+def store(tiny_pipeline):
+    """The tiny run's store with a second version (a cache hit when test_pipeline.py made it already)."""
+    assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline), "--set", "evaluate.limit=3",
+                 "--from", "evaluate"]) == 0
+    return tiny_pipeline
+
+
+def _first_parent(client):
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=500)
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    return exp, parent, [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+
+
+def test_the_experiment_and_the_parent_run_explain_themselves(store, tmp_path):
+    client = _client(store)
+    exp, parent, children = _first_parent(client)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert "runs of the Polyglot-Ko training pipeline" in exp.tags["mlflow.note.content"]
+    note = parent.data.tags["mlflow.note.content"]
+    for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
+        digest = next(r for r in children if r.info.run_name == stage).data.tags["artifact.digest"]
+        assert f"| {stage} | ran | `{digest[:12]}` |" in note, note
+    assert "**Records**" in note and "**Tokens**" in note and "| boolq |" in note
+    png = Path(client.download_artifacts(parent.info.run_id, "lineage.png", str(tmp_path)))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+    # a cache-hit run says so on its picture's boxes and in its summary
+    exp_runs = client.search_runs([exp.experiment_id], "attributes.run_name LIKE 'pipeline-%'",
+                                  order_by=["attributes.start_time DESC"], max_results=50)
+    hit = next((r for r in exp_runs if "| collect | cache hit |" in r.data.tags.get("mlflow.note.content", "")), None)
+    if hit is not None:       # test_pipeline.py's second run; this module alone has none
+        assert "| register | cache hit |" in hit.data.tags["mlflow.note.content"]
+
+
+def test_metrics_are_time_series_and_stats_are_tags_and_a_table(store, tmp_path):
+    client = _client(store)
+    _, _, children = _first_parent(client)
+    by_name = {r.info.run_name: r for r in children}
+    for name, run in by_name.items():
+        if name == "pretrain":
+            continue
+        if name == "register":     # the KoBEST scores linked to the registered LoggedModel (its page shows them)
+            assert all(k.startswith("kobest_") or k == "validation_perplexity" for k in run.data.metrics), name
+            continue
+        assert run.data.metrics == {}, f"{name} logs one-off numbers as metrics: {sorted(run.data.metrics)}"
+        assert "stats.seconds" in run.data.tags and run.data.tags["mlflow.note.content"].startswith(f"**{name}**")
+    assert int(by_name["curate"].data.tags["stats.records_out"]) > 0
+    table = json.loads(Path(client.download_artifacts(by_name["curate"].info.run_id, "stats.json",
+                                                      str(tmp_path))).read_text())
+    assert table["columns"] == ["name", "value"]
+    figures = {name: value for name, value in table["data"]}
+    assert figures["records_out"] == int(by_name["curate"].data.tags["stats.records_out"])
+    assert "dropped.too_short" in figures
+
+    pretrain = by_name["pretrain"]
+    names = sorted(pretrain.data.metrics)
+    assert {"train/loss", "train/lr", "train/tokens_per_s", "system/memory_gb", "eval/validation_loss",
+            "eval/kobest_mean_f1", "forward_time/slowest_rank"} <= set(names), names
+    for key in names:
+        assert "/" in key, f"{key}: an ungrouped metric"
+        assert len(client.get_metric_history(pretrain.info.run_id, key)) >= 2, f"{key} is a one-value metric"
+
+
+def test_the_registry_explains_every_version_against_the_champion(store, tmp_path):
+    client = _client(store)
+    rm = client.get_registered_model(MODEL)
+    assert "**Promotion.**" in rm.description and "polyglot-ko rollback" in rm.description
+    v1, v2 = client.get_model_version(MODEL, "1"), client.get_model_version(MODEL, "2")
+    for v in (v1, v2):
+        first = v.description.splitlines()[0]
+        assert first.startswith(f"{MODEL} v{v.version}: ") and f"gate: {v.tags['promotion.decision']}" in first
+        assert len(v.description) <= 5000 and not v.description.startswith("---")
+        assert f"`{v.tags['lineage.tokenize.digest'][:16]}`" in v.description
+        assert "#/experiments/" in v.description and v.tags["lineage.tokenize.run_id"] in v.description
+    assert "| task | this version |" in v1.description, "v1 had no champion to stand beside"
+    assert "champion (v1)" in v2.description and "| **mean** |" in v2.description
+
+    # v2's comparison report, logged with the version, agrees with the registry's tags
+    report = Path(client.download_artifacts(v2.run_id, "comparison.json", str(tmp_path)))
+    data = json.loads(report.read_text())
+    assert data["champion_version"] == "1" and data["decision"] == v2.tags["promotion.decision"]
+    for shots, deltas in data["kobest_f1_delta"].items():
+        for task, d in deltas.items():
+            new = float(v2.tags[f"eval.kobest.{shots}shot.{task}.f1"])
+            old = float(v1.tags[f"eval.kobest.{shots}shot.{task}.f1"])
+            assert d == pytest.approx(new - old, abs=1e-5)
+    md = Path(client.download_artifacts(v2.run_id, "comparison.md", str(tmp_path))).read_text()
+    assert "## What changed in the data" in md and "| records_out |" in md and "Tokenizer: the same" in md
+
+
+@pytest.fixture(scope="module")
+def ui(store, tmp_path_factory):
+    if (why := missing()):
+        pytest.skip(why)
+    server = MlflowServer(tmp_path_factory.mktemp("ui"), backend=f"sqlite:///{store / 'mlflow.db'}").start()
+    try:
+        with Browser() as browser:
+            yield server.uri, browser, pages(f"sqlite:///{store / 'mlflow.db'}", EXPERIMENT, MODEL, "2")
+    finally:
+        server.stop()
+
+
+# every chart card of the run's metric page: its title, bars drawn, line traces drawn
+CARDS = """return Array.from(document.querySelectorAll("[data-testid='experiment-view-compare-runs-card']")).map(
+  c => [c.innerText.split('\\n')[0], c.querySelectorAll('.barlayer .point').length,
+        c.querySelectorAll('.scatterlayer .trace').length])"""
+SECTIONS = "[data-testid='experiment-view-compare-runs-section-header']"
+
+
+def test_the_four_pages_in_a_browser(ui):
+    base, b, routes = ui
+    text = b.open(f"{base}/{routes['experiment']}", "pipeline-")
+    assert "runs of the Polyglot-Ko training pipeline" in text, "the experiment's description"
+    assert "Token Usage" not in text and "Evaluation runs" not in text, "the GenAI overview, not the training view"
+
+    b.open(f"{base}/{routes['pretrain']}", "train")
+    sections = [s.split("\n")[0] for s in b.elements_text(SECTIONS)]
+    assert {"train", "eval", "forward_time"} <= set(sections), sections
+    assert "Model metrics" not in sections, "ungrouped metrics land in MLflow's catch-all section"
+    cards = b.driver.execute_script(CARDS)
+    titles = {t for t, _, _ in cards}
+    assert {"loss", "lr", "kobest_mean_f1", "validation_loss"} <= titles, titles
+    drawn = [(t, bars, lines) for t, bars, lines in cards if bars or lines]
+    assert drawn, cards
+    assert all(lines and not bars for _, bars, lines in drawn), f"one-value (bar) charts: {cards}"
+
+    text = b.open(f"{base}/{routes['model']}", "Promotion")
+    assert "polyglot-ko rollback" in text and f"{MODEL} v2: " in text, "the versions table shows each first line"
+    assert "\n---\n" not in text
+
+    text = b.open(f"{base}/{routes['version']}", "KoBEST macro-F1")
+    assert f"{MODEL} v2: " in text and "language: ko" not in text, "a summary, not the card's front matter"
+    tables = b.elements_text("table")
+    assert any("champion (v1)" in t and "boolq" in t for t in tables), tables
