@@ -23,9 +23,8 @@ def missing() -> str | None:
     for path in (CHROMIUM, DRIVER):
         if not shutil.which(path):
             return f"{path} is not installed (apt-get install chromium chromium-driver; `make test` does)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed (pip install -e '.[dev]')"
     return None
 
@@ -48,14 +47,15 @@ class Browser:
     def __exit__(self, *exc) -> None:
         self.driver.quit()
 
-    def open(self, url: str, until_text: str, timeout: float = 60.0) -> str:
-        """Load `url` and wait until the rendered page shows `until_text`; returns the page's text."""
+    def open(self, url: str, until_text: str, timeout: float = 60.0, until_css: str | None = None) -> str:
+        """Load `url` and wait until the rendered page shows `until_text` (and an element matching `until_css`);
+        returns the page's text."""
         self.driver.get(url)
         deadline = time.time() + timeout
         text = ""
         while time.time() < deadline:
             text = self.text()
-            if until_text in text:
+            if until_text in text and (until_css is None or self.count(until_css)):
                 time.sleep(1.0)          # let the rest of the page's requests land
                 return self.text()
             time.sleep(0.5)
@@ -106,7 +106,9 @@ def pages(tracking_uri: str, experiment: str, model: str, version: str | None = 
             "version": f"#/models/{model}/versions/{version}?{TRAINING_VIEW}"}
 
 
-WAIT_FOR = {"experiment": "pipeline-", "pretrain": "train", "model": "Promotion", "version": "KoBEST macro-F1"}
+WAIT_FOR = {"experiment": "pipeline-", "pretrain": "Add chart", "model": "Promotion", "version": "KoBEST macro-F1"}
+# a metric page's chart sections (train, eval, forward_time, ...)
+SECTIONS = "[data-testid='experiment-view-compare-runs-section-header']"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         routes = pages(f"sqlite:///{db}", a.experiment, a.model, a.version)
         with Browser(1400, 1000) as b:
             for name, route in routes.items():
-                b.open(f"{server.uri}/{route}", WAIT_FOR[name])
+                b.open(f"{server.uri}/{route}", WAIT_FOR[name], until_css=SECTIONS if name == "pretrain" else None)
                 b.close_assistant()
                 time.sleep(2.0)
                 print(b.screenshot(a.out / f"{name}.png"))

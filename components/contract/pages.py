@@ -14,8 +14,9 @@ TRAINING = "custom_model_development"
 TRAINING_VIEW = "workflowType=machine_learning"
 
 EXPERIMENT_NOTE = """\
-**{name}**: runs of the Polyglot-Ko training pipeline (collect → curate → train-tokenizer → tokenize → pretrain →
-evaluate → register), one configuration.
+**{name}**: runs of the Polyglot-Ko training pipeline, one configuration.
+
+The stages: collect → curate → train-tokenizer → tokenize → pretrain → evaluate → register.
 
 How to read it:
 - Each pipeline run is a parent run named `pipeline-<date>-<time>`; expand it to see one child run per stage. The

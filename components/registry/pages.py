@@ -88,8 +88,9 @@ def version_description(*, name: str, version: str, decision: str, reason: str, 
     None); `lineage_map`: stage -> kind, uri, digest, run_id; `facts`: data figures (data_facts)."""
     what = {"champion": "the new **champion**", "challenger": "a **challenger** (the champion stays)",
             "not_compared": "**not compared** by the gate (no alias)"}.get(decision, decision)
-    head = f"{name} v{version}: preset {facts.get('preset', '?')}, {facts.get('tokens_seen', 0):,} tokens seen; " \
-           f"gate: {decision}. It is {what}: {reason}."
+    # the versions table shows the first ~30 characters of this line: the decision first
+    head = f"Gate: {decision} · {name} v{version}, preset {facts.get('preset', '?')}, " \
+           f"{facts.get('tokens_seen', 0):,} tokens seen. It is {what}: {reason}."
     champ_scores = _shots_scores(champion.tags) if champion is not None else None
     out = [head, ""]
     out += kobest_tables(candidate, champ_scores, champion.version if champion is not None else None)
