@@ -57,7 +57,10 @@ def _num(v, digits: int = 4) -> str:
 
 
 def _delta(new, old) -> str:
-    return "-" if new is None or old is None else f"{new - old:+.4f}"
+    if new is None or old is None:
+        return "-"
+    d = round(new - old, 4)
+    return f"{d + 0.0:+.4f}"          # + 0.0: no "-0.0000" for a difference that rounds to nothing
 
 
 def kobest_tables(candidate: dict[str, dict[str, float]], champion: dict[str, dict[str, float]] | None,
