@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-TRAINING_VIEW = "workflowType=machine_learning"
 
 
 def missing() -> str | None:
@@ -93,6 +92,8 @@ def pages(tracking_uri: str, experiment: str, model: str, version: str | None = 
     """The UI routes of the four pages: the experiment, the latest pipeline run's pretrain charts, the
     registered model, and a version (default: the latest)."""
     from mlflow import MlflowClient
+
+    from components.contract.pages import TRAINING_VIEW
 
     client = MlflowClient(tracking_uri, tracking_uri)
     exp = client.get_experiment_by_name(experiment)

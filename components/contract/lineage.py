@@ -75,10 +75,10 @@ class Lineage:
             exp = self.client.get_experiment(self.experiment_id)
         else:
             self.experiment_id = exp.experiment_id
-        # What kind of project this is (MLflow 3 shows a training experiment's runs, not its GenAI overview) and
-        # how to read it; set on experiments made before these tags existed too, once.
+        # What kind of project this is (MLflow 3's model-training kind) and how to read it; set on experiments made
+        # before these tags existed too. A description a person edited in the UI stays.
         for key, value in pages.experiment_tags(experiment).items():
-            if exp.tags.get(key) != value:
+            if exp.tags.get(key) != value and (key != pages.NOTE or not exp.tags.get(key)):
                 self.client.set_experiment_tag(self.experiment_id, key, value)
 
     # -- runs ----------------------------------------------------------------------------------------------

@@ -87,11 +87,11 @@ def run_note(summary: dict, status: dict[str, str], stage_runs: dict[str, str], 
                     f"{sum(r['quarantined'].values()):,}."]
     if "tokens" in summary:
         t = summary["tokens"]
-        out.append(f"**Tokens**: train {t['train']:,}, validation {t['validation']:,}.")
+        out += ["", f"**Tokens**: train {t['train']:,}, validation {t['validation']:,}."]
     if summary.get("final_loss") is not None:
-        out.append(f"**Final training loss**: {summary['final_loss']:.4f}.")
+        out += ["", f"**Final training loss**: {summary['final_loss']:.4f}."]
     if summary.get("perplexity") is not None:
-        out.append(f"**Validation perplexity**: {summary['perplexity']:.2f}.")
+        out += ["", f"**Validation perplexity**: {summary['perplexity']:.2f}."]
     if summary.get("kobest"):
         out += ["", f"**KoBEST** ({summary.get('kobest_shots', 0)}-shot; every shot count in the evaluate run's "
                     "report.md):", ""] + kobest_table(summary["kobest"])
@@ -99,6 +99,6 @@ def run_note(summary: dict, status: dict[str, str], stage_runs: dict[str, str], 
         aliases = ", ".join(summary.get("aliases") or []) or "none"
         out += ["", f"**Registered**: `{summary['model_uri']}` (aliases: {aliases})."]
         if summary.get("reason"):
-            out.append(f"**Promotion gate**: {summary['reason']}.")
+            out += ["", f"**Promotion gate**: {summary['reason']}."]
     out += ["", "The stage graph, with each artifact's digest and cache status: the `lineage.png` artifact."]
     return "\n".join(out)

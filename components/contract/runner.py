@@ -132,7 +132,10 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     lineage.set_tags(parent_run_id, {f"reuse.{stage}.{k}": str(v) for stage, r in summary["reuse"].items()
                                      for k, v in r.items()})
     lineage.log_text(parent_run_id, json.dumps(summary, ensure_ascii=False, indent=2), "summary.json")
-    describe_run(lineage, parent_run_id, summary, manifests)
+    try:
+        describe_run(lineage, parent_run_id, summary, manifests)
+    except Exception as e:       # the run's page is for people: a failure to draw it must not fail a finished run
+        print(f"warning: the parent run's description or lineage.png was not recorded: {e}", flush=True)
     lineage.end(parent_run_id, status)
     from .pages import ui_url
     return {**summary, "parent_run_id": parent_run_id, "tracking_uri": lineage.tracking_uri,

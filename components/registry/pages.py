@@ -64,7 +64,7 @@ def _delta(new, old) -> str:
 
 
 def kobest_tables(candidate: dict[str, dict[str, float]], champion: dict[str, dict[str, float]] | None,
-                  champion_version: str | None) -> list[str]:
+                  champion_version: str | None, label: str = "champion") -> list[str]:
     """One table per shot count: macro-F1 per task, the champion's beside it and the difference."""
     out = []
     for shots in sorted(candidate, key=int):
@@ -72,7 +72,7 @@ def kobest_tables(candidate: dict[str, dict[str, float]], champion: dict[str, di
         tasks = [t for t in KOBEST_TASKS if t in new]
         if old:
             out += [f"**KoBEST macro-F1, {shots}-shot**", "",
-                    f"| task | this version | champion (v{champion_version}) | Δ |", "|---|---|---|---|"]
+                    f"| task | this version | {label} (v{champion_version}) | Δ |", "|---|---|---|---|"]
             out += [f"| {t} | {_num(new[t])} | {_num(old.get(t))} | {_delta(new[t], old.get(t))} |" for t in tasks]
             out.append(f"| **mean** | **{_num(_mean(new))}** | {_num(_mean(old))} | {_delta(_mean(new), _mean(old))} |")
         else:
@@ -96,7 +96,8 @@ def version_description(*, name: str, version: str, decision: str, reason: str, 
            f"{facts.get('tokens_seen', 0):,} tokens seen. It is {what}: {reason}."
     champ_scores = _shots_scores(champion.tags) if champion is not None else None
     out = [head, ""]
-    out += kobest_tables(candidate, champ_scores, champion.version if champion is not None else None)
+    out += kobest_tables(candidate, champ_scores, champion.version if champion is not None else None,
+                         "previous champion" if decision == "champion" else "champion")
     out.append(f"Gate score: `{score_name}`." + (" The comparison report (per-task deltas and a data-card diff) is "
                                                  "`comparison.md` in the register run's artifacts." if compared else ""))
     out += ["", "**Data and tokenizer**", "", "| stage | artifact | digest | run |", "|---|---|---|---|"]
@@ -218,9 +219,10 @@ def comparison(*, name: str, version: str, decision: str, reason: str, candidate
                  [f"quarantined: {k}" for k in quarantine])
     out += ["", "Tokens and training:", ""] + head
     out += _rows(facts, champion_data, ("train_tokens", "validation_tokens", "steps", "tokens_seen"))
-    same = facts.get("tokenizer") == champion_data.get("tokenizer")
-    out += ["", f"Tokenizer: {'the same' if same else 'different'} (`{str(facts.get('tokenizer'))[:16]}` against the "
-                f"champion's `{str(champion_data.get('tokenizer'))[:16]}`)."]
+    theirs = champion_data.get("tokenizer") or champion.tags.get("lineage.train-tokenizer.digest")
+    same = "unknown" if not theirs else "the same" if facts.get("tokenizer") == theirs else "different"
+    out += ["", f"Tokenizer: {same} (`{str(facts.get('tokenizer'))[:16]}` against the champion's "
+                f"`{str(theirs)[:16]}`)."]
     data = {"model": name, "version": version, "champion_version": str(champion.version), "decision": decision,
             "reason": reason, "kobest_f1": candidate, "champion_kobest_f1": champ_scores, "kobest_f1_delta": deltas,
             "data": {k: v for k, v in facts.items() if k != "lines"},

@@ -135,7 +135,8 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
             tags[f"lineage.{stage}.{k}"] = v
     for k, v in tags.items():
         client.set_model_version_tag(cfg.model_name, version, k, v)
-    client.update_registered_model(cfg.model_name, description=pages.model_description(cfg.model_name, cfg.score))
+    if not client.get_registered_model(cfg.model_name).description:       # a person's own edit stays
+        client.update_registered_model(cfg.model_name, description=pages.model_description(cfg.model_name, cfg.score))
 
     champion = registry.current(client, cfg.model_name)      # before the gate moves the alias
     candidate = registry.scores_from_tags(tags, cfg.score, shots)
@@ -143,13 +144,14 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
                                   margin=cfg.margin, tolerance=cfg.task_tolerance, corpora=corpora,
                                   scored=sorted(metrics["kobest"][str(shots)]),
                                   scored_files=report.manifest.params.get("kobest_files"))
+    # the page is written before the alias moves: a failure here leaves no version promoted without its page
+    _describe_version(client, cfg, version, alias, reason, f"{cfg.score}@{shots}shot", metrics, champion, manifests,
+                      lineage_map, out)
     registry.apply(client, cfg.model_name, version, alias, reason)
     # the gate's record says what it relied on: the tasks the candidate's corpus was cleaned of
     client.set_model_version_tag(cfg.model_name, version, "promotion.decontaminated_against", tags[
         "decontamination.tasks"])
     aliases = [] if alias == registry.NOT_COMPARED else [alias]
-    _describe_version(client, cfg, version, alias, reason, f"{cfg.score}@{shots}shot", metrics, champion, manifests,
-                      lineage_map, out)
 
     # The proof that the registry entry works: load it back through MLflow and generate.
     uri = f"models:/{cfg.model_name}/{version}"
