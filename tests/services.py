@@ -17,15 +17,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_pair(offset: int) -> int:
+    """A free port P on loopback with P + offset free too (and below 65536)."""
+    for _ in range(200):
+        port = free_port()
+        if port + offset < 65536 and _bindable(port + offset):
+            return port
+    raise RuntimeError(f"no free pair of loopback ports {offset} apart")
+
+
 class SeaweedS3:
-    """`weed mini` bound to 127.0.0.1 with telemetry off; every port chosen free."""
+    """`weed mini` bound to 127.0.0.1 with telemetry off; every port it listens on chosen free.
+
+    Left to itself, `weed mini` also listens on fixed ports (admin 23646 and its gRPC 33646, Iceberg 8181, Lance
+    9101) and derives each gRPC port as HTTP port + 10000 (wrapping past 65535): a second server on the same host,
+    or a derived port already taken, makes it exit at start. So every port is given, each HTTP port with its
+    gRPC port at +10000 (the admin's worker dials that offset whatever its flag says), and Iceberg and Lance are
+    off."""
+
+    SERVERS = ("s3", "master", "volume", "filer", "admin")
 
     def __init__(self, root: Path):
         self.root = root
         self.proc = None
-        self.port = free_port()
+        self.started = False
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
         # fixed for the server's lifetime, so a stop() and start() comes back at the same address with the same data
-        self.ports = {k: free_port() for k in ("master.port", "volume.port", "filer.port")}
+        self.ports = {}
+        for name in self.SERVERS:
+            http = free_port_pair(10_000)
+            self.ports[f"{name}.port"], self.ports[f"{name}.port.grpc"] = http, http + 10_000
+        self.port = self.ports["s3.port"]
 
     @property
     def endpoint(self) -> str:
@@ -40,21 +73,35 @@ class SeaweedS3:
         cfg = self.root / "s3.json"
         cfg.write_text(json.dumps({"identities": [{"name": "test", "credentials": [
             {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}], "actions": ["Admin", "Read", "Write", "List"]}]}))
-        ports = self.ports
+        # a port taken between choosing it and weed binding it makes weed exit: before the first successful
+        # start nothing is stored yet, so choose again; after it, the ports must stay (clients hold the address)
+        for attempt in range(3):
+            if self._start_once(weed, data, cfg, timeout):
+                self.started = True
+                return self
+            if self.started or attempt == 2:
+                break
+            self._pick_ports()
+        tail = (self.root / "weed.log").read_bytes()[-2000:].decode(errors="replace")
+        raise RuntimeError(f"weed exited early; the end of {self.root / 'weed.log'}:\n{tail}")
+
+    def _start_once(self, weed: str, data: Path, cfg: Path, timeout: float) -> bool:
         cmd = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
-               "-admin.ui=false", "-webdav=false", f"-s3.port={self.port}", f"-s3.config={cfg}",
-               *[f"-{k}={v}" for k, v in ports.items()]]
+               "-admin.ui=false", "-webdav=false", f"-s3.config={cfg}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+               *[f"-{k}={v}" for k, v in self.ports.items()]]
         self.log = open(self.root / "weed.log", "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"weed exited early; see {self.root / 'weed.log'}")
+                self.log.close()
+                return False
             try:
                 self.client().list_buckets()
-                return self
+                return True
             except Exception:
                 time.sleep(0.3)
+        self.stop()
         raise RuntimeError("S3 server did not come up")
 
     def client(self):

@@ -16,6 +16,7 @@ from .manifest import Manifest, ancestry, require_manifest
 from .config import RunConfig, config_to_dict, dump_config, load_config
 from ..errors import UserError
 from .lineage import Lineage, tracking_uri_for
+from . import pages
 from .execution import Context, StageRun, git_commit, reads_storage
 from .summary import summarize
 from .storage import Storage, is_s3
@@ -137,9 +138,8 @@ def finish(workdir: Path, parent_run_id: str, results: dict[str, str], status: s
     except Exception as e:       # the run's page is for people: a failure to draw it must not fail a finished run
         print(f"warning: the parent run's description or lineage.png was not recorded: {e}", flush=True)
     lineage.end(parent_run_id, status)
-    from .pages import ui_url
     return {**summary, "parent_run_id": parent_run_id, "tracking_uri": lineage.tracking_uri,
-            "ui_url": ui_url(lineage.tracking_uri, lineage.experiment_id, parent_run_id)}
+            "ui_url": pages.ui_url(lineage.tracking_uri, lineage.experiment_id, parent_run_id)}
 
 
 def stage_runs(lineage: Lineage, parent_run_id: str) -> dict[str, object]:
@@ -158,7 +158,6 @@ def describe_run(lineage: Lineage, parent_run_id: str, summary: dict, manifests:
     """The parent run's page: its description (the summary in markdown) and lineage.png (the stage graph)."""
     import tempfile
 
-    from . import pages
     from .lineage_graph import draw
 
     children = stage_runs(lineage, parent_run_id)

@@ -11,8 +11,10 @@ from ..contract.config import KOBEST_TASKS
 from ..contract.manifest import read_manifest
 from ..contract.pages import run_link
 from ..errors import StageFailed
+from .promotion import kobest_f1_from_tags
 
 LIMIT = 5000          # MLflow keeps at most 5,000 characters of a registered model's or a version's description
+DATA_STAGES = ("collect", "curate", "train-tokenizer", "tokenize", "pretrain")    # what a data-card diff reads
 
 MODEL_DESCRIPTION = """\
 **{name}**: Korean GPT-NeoX causal language models (the Polyglot-Ko family: byte-level BPE with morpheme \
@@ -36,16 +38,6 @@ weights.
 
 def model_description(name: str, score: str) -> str:
     return MODEL_DESCRIPTION.format(name=name, score=f"`{score}`")
-
-
-def _shots_scores(tags: dict[str, str]) -> dict[str, dict[str, float]]:
-    """A version's KoBEST macro-F1 from its tags: shots -> task -> value."""
-    out: dict[str, dict[str, float]] = {}
-    for k, v in tags.items():
-        if k.startswith("eval.kobest.") and k.endswith(".f1"):
-            shots, task = k[len("eval.kobest."):-len(".f1")].split(".", 1)
-            out.setdefault(shots.removesuffix("shot"), {})[task] = float(v)
-    return out
 
 
 def _mean(scores: dict[str, float]) -> float | None:
@@ -94,14 +86,14 @@ def version_description(*, name: str, version: str, decision: str, reason: str, 
     # the versions table shows the first ~30 characters of this line: the decision first
     head = f"Gate: {decision} · {name} v{version}, preset {facts.get('preset', '?')}, " \
            f"{facts.get('tokens_seen', 0):,} tokens seen. It is {what}: {reason}."
-    champ_scores = _shots_scores(champion.tags) if champion is not None else None
+    champ_scores = kobest_f1_from_tags(champion.tags) if champion is not None else None
     out = [head, ""]
     out += kobest_tables(candidate, champ_scores, champion.version if champion is not None else None,
                          "previous champion" if decision == "champion" else "champion")
     out.append(f"Gate score: `{score_name}`." + (" The comparison report (per-task deltas and a data-card diff) is "
                                                  "`comparison.md` in the register run's artifacts." if compared else ""))
     out += ["", "**Data and tokenizer**", "", "| stage | artifact | digest | run |", "|---|---|---|---|"]
-    for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate"):
+    for stage in (*DATA_STAGES, "evaluate"):
         if stage in lineage_map:
             i = lineage_map[stage]
             link = run_link(experiment_id, i["run_id"], stage) if i["run_id"] else "-"
@@ -134,10 +126,9 @@ def fit(lines: list[str], limit: int = LIMIT) -> str:
 
 def data_facts(manifests: dict) -> dict:
     """The data figures a version page and a comparison show, from the typed descriptions of its upstream."""
-    info = {stage: kinds.read(m) for stage, m in manifests.items() if stage in
-            ("collect", "curate", "train-tokenizer", "tokenize", "pretrain")}
+    info = {stage: kinds.read(m) for stage, m in manifests.items() if stage in DATA_STAGES}
     out: dict = {"lines": {}}
-    col, cur, tok, toks, pre = (info.get(s) for s in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain"))
+    col, cur, tok, toks, pre = (info.get(s) for s in DATA_STAGES)
     if col is not None:
         out["sources"] = {n: s.records for n, s in col.sources.items()}
         out["lines"]["sources:"] = ", ".join(f"{n} {s.records:,} records ({s.license})" for n, s in col.sources.items())
@@ -164,7 +155,7 @@ def data_facts(manifests: dict) -> dict:
 def champion_facts(storage, champion) -> tuple[dict, list[str]]:
     """The champion's data facts from its lineage tags' URIs, and what could not be read (moved or deleted)."""
     manifests, missing = {}, []
-    for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain"):
+    for stage in DATA_STAGES:
         uri = champion.tags.get(f"lineage.{stage}.uri")
         if not uri:
             continue
@@ -194,7 +185,7 @@ def _rows(new: dict, old: dict, keys) -> list[str]:
 def comparison(*, name: str, version: str, decision: str, reason: str, candidate: dict[str, dict[str, float]],
                champion, facts: dict, champion_data: dict, unreadable: list[str]) -> tuple[str, dict]:
     """The comparison report of a new version against the champion: (markdown, the same as data)."""
-    champ_scores = _shots_scores(champion.tags)
+    champ_scores = kobest_f1_from_tags(champion.tags)
     deltas = {s: {t: candidate[s][t] - champ_scores[s][t] for t in candidate[s] if t in champ_scores.get(s, {})}
               for s in candidate if s in champ_scores}
     out = [f"# {name} v{version} against the champion v{champion.version}", "",
@@ -209,14 +200,9 @@ def comparison(*, name: str, version: str, decision: str, reason: str, candidate
         out += ["Records collected, by source:", ""] + head
         out += _rows(facts.get("sources", {}), champion_data.get("sources", {}), sources) + [""]
     out += ["Curation:", ""] + head + _rows(facts, champion_data, ("records_in", "records_out"))
-    drops = sorted(set(facts.get("dropped", {})) | set(champion_data.get("dropped", {})))
-    out += _rows({f"dropped: {k}": v for k, v in facts.get("dropped", {}).items()},
-                 {f"dropped: {k}": v for k, v in champion_data.get("dropped", {}).items()},
-                 [f"dropped: {k}" for k in drops])
-    quarantine = sorted(set(facts.get("quarantined", {})) | set(champion_data.get("quarantined", {})))
-    out += _rows({f"quarantined: {k}": v for k, v in facts.get("quarantined", {}).items()},
-                 {f"quarantined: {k}": v for k, v in champion_data.get("quarantined", {}).items()},
-                 [f"quarantined: {k}" for k in quarantine])
+    for what in ("dropped", "quarantined"):          # by reason, the reasons of both
+        new, old = ({f"{what}: {k}": v for k, v in d.get(what, {}).items()} for d in (facts, champion_data))
+        out += _rows(new, old, sorted(set(new) | set(old)))
     out += ["", "Tokens and training:", ""] + head
     out += _rows(facts, champion_data, ("train_tokens", "validation_tokens", "steps", "tokens_seen"))
     theirs = champion_data.get("tokenizer") or champion.tags.get("lineage.train-tokenizer.digest")

@@ -46,14 +46,22 @@ def eval_tags(metrics: dict, score_name: str, shots: int) -> dict[str, str]:
     return tags
 
 
+def kobest_f1_from_tags(tags: dict[str, str]) -> dict[str, dict[str, float]]:
+    """A version's KoBEST macro-F1 at every shot count it was scored at, from its `eval.kobest.*` tags:
+    shots -> task -> value."""
+    out: dict[str, dict[str, float]] = {}
+    for k, v in tags.items():
+        if k.startswith("eval.kobest.") and k.endswith(".f1"):
+            shots, task = k[len("eval.kobest."):-len(".f1")].split(".", 1)
+            out.setdefault(shots.removesuffix("shot"), {})[task] = float(v)
+    return out
+
+
 def scores_from_tags(tags: dict[str, str], score_name: str, shots: int) -> Scores | None:
     """A version's scores as the gate sees them; None if it was not scored the same way."""
     if tags.get("eval.score_name") != score_name or tags.get("eval.score_shots") != str(shots):
         return None
-    prefix = f"eval.kobest.{shots}shot."
-    tasks = {k[len(prefix):-len(".f1")]: float(v) for k, v in tags.items()
-             if k.startswith(prefix) and k.endswith(".f1")}
-    return Scores(float(tags["eval.score"]), tasks)
+    return Scores(float(tags["eval.score"]), kobest_f1_from_tags(tags).get(str(shots), {}))
 
 
 def decontaminated_tasks(corpora: list) -> list[str]:
