@@ -130,6 +130,9 @@ class Podman:
             self("secret", "rm", name, check=False)
         for name in self.volumes:
             self("volume", "rm", "-f", name, check=False)
+        # `podman kube play` defines its default bridge network even for host-networked pods; no pod of ours uses
+        # it, and no bridge network may stay defined here
+        self("network", "rm", "podman-default-kube-network", check=False)
 
 
 def as_local_pod(pod: dict, *, name: str | None = None, kube_api: "ServiceAccount | None" = None,
