@@ -48,7 +48,7 @@ postgres:
 	  echo "PostgreSQL not installed: the MLflow server tests fall back to SQLite"
 
 # Headless Chromium and its WebDriver from Debian's packages (and CJK fonts, for Korean on the pages), for the
-# browser tests of MLflow's pages (tests/test_ui_pages.py) and the README's screenshots (tests/browser.py).
+# browser tests of MLflow's pages (tests/test_ui_pages.py) and the README's screenshots (tests/support/browser.py).
 browser:
 	@{ command -v chromium && command -v chromedriver && fc-list :lang=ko | grep -q .; } >/dev/null 2>&1 || { \
 	  command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \
@@ -62,9 +62,10 @@ images:
 
 # The cluster path in containers: configs/polyglot-ko-1.3b.yaml at a tiny size, the Airflow DAG's pods through
 # `podman kube play`, the TrainJob's node pods (one killed and resumed), the KFP pipeline on DockerRunner,
-# against SeaweedFS and an MLflow server (PostgreSQL, basic auth) on loopback. tests/rehearsal.py says what runs.
+# against SeaweedFS and an MLflow server (PostgreSQL, basic auth) on loopback. tests/support/rehearsal.py says
+# what each phase runs; `make rehearsal PHASE=kfp` runs one phase and the phases it needs.
 rehearsal: $(VENV)/.installed $(AIRFLOW_VENV)/.installed postgres images
-	$(VENV)/bin/python tests/rehearsal.py --workdir $(WORKDIR)/rehearsal
+	$(VENV)/bin/python -m tests.support.rehearsal --workdir $(WORKDIR)/rehearsal $(if $(PHASE),--phase $(PHASE))
 
 # Everything, the image and the rehearsal included (tests/test_rehearsal.py).
 test: $(VENV)/.installed $(AIRFLOW_VENV)/.installed $(TOOLS_VENV)/.installed postgres browser images
@@ -81,7 +82,7 @@ compile: $(VENV)/.installed
 	$(VENV)/bin/polyglot-ko compile configs/polyglot-ko-1.3b.yaml --out $(WORKDIR)/compiled
 
 drills: $(VENV)/.installed
-	$(VENV)/bin/python tests/run_drills.py
+	$(VENV)/bin/python -m tests.support.run_drills
 
 # MLflow 3.17's UI keeps a GenAI / model-training switch per browser: the link opens the training view.
 mlflow-ui: $(VENV)/.installed
@@ -90,7 +91,7 @@ mlflow-ui: $(VENV)/.installed
 
 # The README's screenshots of the demo's MLflow pages (after `make demo`).
 screenshots: $(VENV)/.installed browser
-	$(VENV)/bin/python tests/browser.py --workdir $(WORKDIR) --out docs/screenshots
+	$(VENV)/bin/python -m tests.support.browser --workdir $(WORKDIR) --out docs/screenshots
 
 clean-workdir:
 	rm -rf $(WORKDIR)

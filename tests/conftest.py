@@ -1,15 +1,23 @@
-import json
+"""Fixtures every test file may take: a stage runner in a fresh workdir, the tiny pipeline run once (read-only) and
+a copy of it to add runs to, and real services on loopback (S3, MLflow)."""
+import hashlib
 import os
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+from tests.support.stages import Stages
+
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.pop("MLFLOW_RUN_ID", None)
+# the environment's own tools (weed, mlflow, polyglot-ko), as when it is activated
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
 
 
 @pytest.fixture(autouse=True)
@@ -18,55 +26,155 @@ def _in_repo_root(monkeypatch):
     monkeypatch.chdir(ROOT)
 
 
-def write_jsonl(path: Path, rows, raw_lines=()) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
-        for r in rows:
-            f.write((json.dumps(r, ensure_ascii=False) + "\n").encode())
-        for line in raw_lines:
-            f.write(line + b"\n")
-    return path
+@pytest.fixture
+def stages(tmp_path) -> Stages:
+    """Runs stages of a config in a fresh workdir (tmp_path/wd), inputs bound by role as the runner binds them."""
+    return Stages(tmp_path / "wd")
+
+
+# ------------------------------------------------------------------------------------------ the tiny pipeline
+
+
+@dataclass
+class TinyRun:
+    """configs/tiny.yaml run once through the local runner: its workdir, the runner's summary, its artifacts."""
+    workdir: Path
+    summary: dict
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.workdir / 'mlflow.db'}"
+
+    @property
+    def parent_run_id(self) -> str:
+        return self.summary["parent_run_id"]
+
+    def client(self):
+        from mlflow import MlflowClient
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def manifest(self, stage: str):
+        """The manifest of the artifact this run's `stage` handed on."""
+        from components.contract.manifest import read_manifest
+        from components.contract.storage import Storage
+        return read_manifest(Storage(), self.summary["stages"][stage]["uri"])
+
+
+def _fingerprint(workdir: Path) -> str:
+    """Every file under the workdir (name, size, modification time) and the tracking store's bytes."""
+    h = hashlib.sha256()
+    for p in sorted(workdir.rglob("*")):
+        if p.is_file() and p.name != ".run.lock":
+            st = p.stat()
+            h.update(f"{p.relative_to(workdir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    h.update((workdir / "mlflow.db").read_bytes())
+    return h.hexdigest()
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline(tmp_path_factory):
-    """The tiny config run once through the local runner; tests read what it left."""
-    from components.cli import main
+def _tiny_run(tmp_path_factory):
+    from components.contract.runner import run_pipeline
 
     workdir = tmp_path_factory.mktemp("tiny-local")
     os.chdir(ROOT)
-    assert main(["run", "configs/tiny.yaml", "--workdir", str(workdir)]) == 0
-    return workdir
+    summary = run_pipeline("configs/tiny.yaml", workdir, log=lambda m: None)
+    run = TinyRun(workdir, summary)
+    return run, _fingerprint(workdir)
 
 
-def manifests(workdir: Path) -> dict:
-    from components.contract.manifest import Manifest
-    out = {}
-    for p in sorted((workdir / "artifacts").glob("*/*/manifest.json")):
-        m = Manifest.from_json(p.read_text())
-        out.setdefault(m.stage, []).append(m)
-    # oldest first: [0] is the first run's artifact, whatever the content addresses sort as
-    return {stage: sorted(ms, key=lambda m: m.created_at) for stage, ms in out.items()}
+@pytest.fixture
+def tiny_pipeline(_tiny_run) -> TinyRun:
+    """The tiny config run once for the whole session, shared by every test that only reads it. A test that
+    changed it fails here, naming itself: a test that adds runs takes `tiny_reruns` (its own copy)."""
+    run, fingerprint = _tiny_run
+    yield run
+    assert _fingerprint(run.workdir) == fingerprint, \
+        "this test changed the shared tiny run; a test that adds runs must take the `tiny_reruns` fixture"
+
+
+@dataclass
+class TinyReruns:
+    """The tiny run, then the same config again through the CLI (every stage a cache hit), then `evaluate.limit=3`
+    from evaluate (evaluate and register run again: version 2, compared with the champion, version 1)."""
+    first: TinyRun
+    again: str           # the second run's parent run id
+    again_out: str       # what `polyglot-ko run` printed for it
+    changed: str         # the third run's parent run id
+    changed_out: str
+
+    @property
+    def workdir(self) -> Path:
+        return self.first.workdir
+
+    def client(self):
+        return self.first.client()
+
+
+def _cli_run(run: TinyRun, *args: str) -> tuple[str, str]:
+    """`polyglot-ko run configs/tiny.yaml` on the tiny run's workdir: (the new parent run's id, what it printed)."""
+    import contextlib
+    import io
+
+    from components.cli import main
+
+    def parents() -> set[str]:
+        client = run.client()
+        exp = client.get_experiment_by_name("polyglot-ko-tiny")
+        return {r.info.run_id for r in client.search_runs([exp.experiment_id], max_results=1000)
+                if "mlflow.parentRunId" not in r.data.tags}
+
+    before = parents()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["run", "configs/tiny.yaml", "--workdir", str(run.workdir), *args]) == 0
+    (new,) = parents() - before
+    return new, out.getvalue()
 
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """A real S3-compatible server (SeaweedFS) on loopback with an `artifacts` bucket; AWS_* point at it."""
-    from services import ACCESS_KEY, SECRET_KEY, SeaweedS3
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+def tiny_reruns(_tiny_run):
+    """Two more runs on the shared tiny run's workdir, for one module's tests to read; the workdir is put back as
+    it was when the module ends. (A copy elsewhere would not do: paths inside the store are absolute, so the runs
+    are made where the first one was, from a copy kept beside it.)"""
+    run, fingerprint = _tiny_run
+    assert _fingerprint(run.workdir) == fingerprint
+    saved = run.workdir.with_name(run.workdir.name + ".saved")
+    shutil.rmtree(saved, ignore_errors=True)
+    shutil.copytree(run.workdir, saved, symlinks=True)       # copy2: modification times kept
+    try:
+        os.chdir(ROOT)
+        again, again_out = _cli_run(run)
+        changed, changed_out = _cli_run(run, "--set", "evaluate.limit=3", "--from", "evaluate")
+        yield TinyReruns(run, again, again_out, changed, changed_out)
+    finally:
+        shutil.rmtree(run.workdir)
+        saved.rename(run.workdir)
+    assert _fingerprint(run.workdir) == fingerprint
+
+
+# ------------------------------------------------------------------------------------------ services
+
+
+@pytest.fixture(scope="session")
+def _s3_server(tmp_path_factory):
+    from tests.support.services import SeaweedS3
+
     server = SeaweedS3(tmp_path_factory.mktemp("s3")).start()
     server.client().create_bucket(Bucket="artifacts")
-    env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": server.endpoint}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from components.contract.storage import _client
-    _client.cache_clear()
     yield server
-    for k, v in old.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    _client.cache_clear()
     server.stop()
+
+
+@pytest.fixture
+def s3(_s3_server):
+    """A real S3-compatible server (SeaweedFS) on loopback with an `artifacts` bucket, one for the session (each
+    test writes under its own prefix); AWS_* point at it for the test. A drill that stops it starts it again."""
+    from tests.support.services import s3_env
+
+    with s3_env(_s3_server):
+        yield _s3_server
+    if _s3_server.proc is None or _s3_server.proc.poll() is not None:
+        _s3_server.start()          # a test left it stopped: the next one gets it back, at the same address
 
 
 def pytest_collection_modifyitems(config, items):

@@ -117,7 +117,7 @@ def test_compile_with_the_local_launcher_trains_inside_the_gpu_task(tmp_path):
 
 
 def _render(config: Path, tmp: Path) -> dict:
-    from airflow_render import render
+    from tests.support.airflow_render import render
     return render(config, tmp)
 
 
@@ -394,7 +394,7 @@ def test_dockerfiles_pass_hadolint_and_run_non_root_with_the_cli_as_entry_point(
 
 def test_cpu_image_runs_the_cli_as_its_non_root_user_on_a_read_only_root():
     """The image `make images` built (part of `make test`): its entry point, user and read-only root."""
-    from containers import IMAGE, Podman, engine_available
+    from tests.support.containers import IMAGE, Podman, engine_available
 
     why = engine_available()
     if why:
@@ -426,7 +426,7 @@ def test_graph_adapters_take_their_pod_settings_from_one_place():
 @pytest.mark.slow
 def test_submit_uploads_the_config_and_starts_a_run_with_the_compiled_pipeline(tmp_path, s3, capsys):
     from components.contract.config import load_config
-    from kfp_api import FakeKfp
+    from tests.support.kfp_api import FakeKfp
 
     data = yaml.safe_load((ROOT / "configs" / "polyglot-ko-1.3b.yaml").read_text())
     data.update(artifact_root="s3://artifacts/submit", s3_endpoint_url=s3.endpoint)

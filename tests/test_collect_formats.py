@@ -2,23 +2,17 @@
 import gzip
 import io
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from components.contract import graph
-from components.contract.config import config_from_dict
-from components.contract.runner import make_context
-from components.contract.execution import StageRun, check_accounting
+from components.contract.execution import check_accounting
 
 KO = "한국어 문장입니다. 인코딩이 제대로 읽혀야 합니다."
 
 
-def _collect(tmp_path: Path, sources: list[dict], workdir: str = "wd"):
-    cfg = config_from_dict({"collect": {"world_size": 2, "sources": sources}})
-    ctx = make_context(cfg, tmp_path / workdir, None)
-    m, hit = StageRun(graph.stage("collect"), ctx, {}).execute()
+def _collect(stages, sources: list[dict]):
+    m, hit = stages.run({"collect": {"world_size": 2, "sources": sources}}, "collect")
     check_accounting("collect", m.stats)
     return m, hit
 
@@ -31,7 +25,7 @@ def _quarantine(m) -> list[dict]:
     return [r for f in m.files if "/quarantine-" in f.name for r in pq.read_table(m.file_uri(f.name)).to_pylist()]
 
 
-def test_encodings_compression_and_text_layouts(tmp_path):
+def test_encodings_compression_and_text_layouts(stages, tmp_path):
     import zstandard
 
     d = tmp_path / "in"
@@ -44,7 +38,7 @@ def test_encodings_compression_and_text_layouts(tmp_path):
     para = tmp_path / "para"
     para.mkdir()
     (para / "p.txt.gz").write_bytes(gzip.compress("첫 문단입니다.\n둘째 줄.\n\n\n둘째 문단입니다.\n".encode()))
-    m, _ = _collect(tmp_path, [{"name": "mixed", "uri": str(d)},
+    m, _ = _collect(stages, [{"name": "mixed", "uri": str(d)},
                                {"name": "para", "uri": str(para), "format": "txt", "txt_split": "paragraph"}])
     texts = _texts(m)
     assert KO in texts and KO + " BOM" in texts and KO + " EUC-KR" in texts and KO + " zstd" in texts
@@ -52,7 +46,7 @@ def test_encodings_compression_and_text_layouts(tmp_path):
     assert m.stats["quarantined"] == {}
 
 
-def test_html_pages_and_warc_archives_give_their_text(tmp_path):
+def test_html_pages_and_warc_archives_give_their_text(stages, tmp_path):
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -68,14 +62,14 @@ def test_html_pages_and_warc_archives_give_their_text(tmp_path):
         headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.0")
         w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers))
     (d / "crawl.warc.gz").write_bytes(buf.getvalue())
-    m, _ = _collect(tmp_path, [{"name": "web", "uri": str(d)}])
+    m, _ = _collect(stages, [{"name": "web", "uri": str(d)}])
     texts = _texts(m)
     assert "본문 첫 문단.\n둘째 문단." in texts and "웹 문서 하나" in texts
     assert not any("var x" in t or "메뉴" in t for t in texts)
     assert m.stats["quarantined"] == {"not_html": 1}
 
 
-def test_every_kind_of_broken_input_is_quarantined_with_its_bytes(tmp_path):
+def test_every_kind_of_broken_input_is_quarantined_with_its_bytes(stages, tmp_path):
     d = tmp_path / "bad"
     d.mkdir()
     good = json.dumps({"text": KO}, ensure_ascii=False).encode()
@@ -87,7 +81,7 @@ def test_every_kind_of_broken_input_is_quarantined_with_its_bytes(tmp_path):
     (d / "binary.txt").write_bytes(bytes(range(256)) * 4)
     pq.write_table(pa.table({"body": ["x"]}), d / "schema.parquet")     # no `text` column
     (d / "notparquet.parquet").write_bytes(b"PAR1 garbage")
-    m, _ = _collect(tmp_path, [{"name": "bad", "uri": str(d)}], )
+    m, _ = _collect(stages, [{"name": "bad", "uri": str(d)}])
     q = m.stats["quarantined"]
     assert q.get("invalid_json") == 1 and q.get("nul_bytes") == 2 and q.get("missing_text_field") == 1
     assert q.get("text_not_a_string") == 1 and q.get("not_an_object") == 1 and q.get("invalid_utf8") == 1
@@ -99,29 +93,28 @@ def test_every_kind_of_broken_input_is_quarantined_with_its_bytes(tmp_path):
     assert any(r["raw"] == b"{broken" for r in rows)
 
 
-def test_oversized_records_are_quarantined_not_truncated(tmp_path):
+def test_oversized_records_are_quarantined_not_truncated(stages, tmp_path):
     src = tmp_path / "big.jsonl"
     src.write_text(json.dumps({"text": "가" * 200}, ensure_ascii=False) + "\n" +
                    json.dumps({"text": "나" * 10}, ensure_ascii=False) + "\n")
-    cfg = config_from_dict({"collect": {"world_size": 1, "max_record_chars": 100,
-                                        "sources": [{"name": "s", "uri": str(src)}]}})
-    m, _ = StageRun(graph.stage("collect"), make_context(cfg, tmp_path / "wd", None), {}).execute()
+    cfg = {"collect": {"world_size": 1, "max_record_chars": 100, "sources": [{"name": "s", "uri": str(src)}]}}
+    m, _ = stages.run(cfg, "collect")
     assert m.stats["quarantined"] == {"oversized": 1} and m.stats["records_out"] == 1
 
 
-def test_incremental_collection_reads_only_new_or_changed_files(tmp_path):
+def test_incremental_collection_reads_only_new_or_changed_files(stages, tmp_path):
     d = tmp_path / "inc"
     d.mkdir()
     for i in range(3):
         (d / f"{i}.jsonl").write_text(json.dumps({"text": f"{KO} {i}"}, ensure_ascii=False) + "\n")
     src = [{"name": "inc", "uri": str(d)}]
-    first, _ = _collect(tmp_path, src)
+    first, _ = _collect(stages, src)
     segs = tmp_path / "wd" / "artifacts" / "collect" / "segments" / "inc"
     # one segment directory per (file, content): segments/<source>/<file>/<key>/
     before = {str(p.relative_to(segs)): p.stat().st_mtime_ns for p in segs.glob("*/*")}
     (d / "3.jsonl").write_text(json.dumps({"text": f"{KO} new"}, ensure_ascii=False) + "\n")
     (d / "0.jsonl").write_text(json.dumps({"text": f"{KO} changed"}, ensure_ascii=False) + "\n")
-    second, hit = _collect(tmp_path, src)
+    second, hit = _collect(stages, src)
     assert not hit and second.uri != first.uri
     after = {str(p.relative_to(segs)): p.stat().st_mtime_ns for p in segs.glob("*/*")}
     reused = {k for k in before if after.get(k) == before[k]}

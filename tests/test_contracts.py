@@ -13,13 +13,12 @@ import pytest
 from components.contract import graph, kinds
 from components.contract.address import code_version, modules_of
 from components.contract.artifact import Artifact, Output
-from components.contract.config import CurateConfig, config_from_dict, load_config
-from components.contract.execution import StageRun, bind, stage_params
+from components.contract.config import CurateConfig, load_config
+from components.contract.execution import bind, stage_params
 from components.contract.kinds import CuratedCorpus, TokenizedDataset, Tokenizer
-from components.contract.runner import make_context
 from components.contract.storage import Storage
 from components.errors import StageFailed
-from conftest import write_jsonl
+from tests.support.stages import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,19 +57,16 @@ def test_a_stage_that_does_not_match_the_graph_is_refused_before_it_runs():
 # --------------------------------------------------------------------------------- typed descriptions
 
 
-def _curated(tmp_path: Path):
+def _curated(stages, tmp_path: Path):
     src = write_jsonl(tmp_path / "src" / "a.jsonl", [{"text": f"{i}번째 문서는 충분히 긴 한국어 문장입니다."}
                                                     for i in range(30)])
-    cfg = config_from_dict({"collect": {"world_size": 1, "sources": [{"name": "a", "uri": str(src)}]},
-                            "curate": {"world_size": 1, "near_dedup": False}})
-    ctx = make_context(cfg, tmp_path / "wd", None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
-    return ctx, cur
+    cfg = {"collect": {"world_size": 1, "sources": [{"name": "a", "uri": str(src)}]},
+           "curate": {"world_size": 1, "near_dedup": False}}
+    return cfg, stages.upto(cfg, "curate")["curate"]
 
 
-def test_a_manifest_that_breaks_its_kinds_contract_is_one_error_naming_artifact_and_field(tmp_path):
-    ctx, cur = _curated(tmp_path)
+def test_a_manifest_that_breaks_its_kinds_contract_is_one_error_naming_artifact_and_field(stages, tmp_path):
+    cfg, cur = _curated(stages, tmp_path)
     info = kinds.read(cur)
     assert isinstance(info, CuratedCorpus) and info.records_out == 30 and info.cleaning.steps == CurateConfig().steps
     path = Path(cur.uri) / "manifest.json"
@@ -78,11 +74,11 @@ def test_a_manifest_that_breaks_its_kinds_contract_is_one_error_naming_artifact_
     del doc["stats"]["chars_out"]          # train-tokenizer sizes its sample by it (a missing one meant "all")
     path.write_text(json.dumps(doc))
     with pytest.raises(StageFailed, match=r"CuratedCorpus at .*: field chars_out missing in its manifest"):
-        StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri})
+        stages.prepare(cfg, "train-tokenizer", {"corpus": cur.uri})
     doc["stats"]["chars_out"] = "many"
     path.write_text(json.dumps(doc))
     with pytest.raises(StageFailed, match="field chars_out must be int, got 'many'"):
-        StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri})
+        stages.prepare(cfg, "train-tokenizer", {"corpus": cur.uri})
 
 
 def test_fields_a_later_version_adds_are_ignored_at_every_depth():
@@ -95,10 +91,10 @@ def test_fields_a_later_version_adds_are_ignored_at_every_depth():
     assert kinds.read(Manifest(kind="RawCorpus", stage="collect", key="k", uri="u", stats=stats)) == info
 
 
-def test_an_input_of_the_wrong_kind_is_refused(tmp_path):
-    ctx, cur = _curated(tmp_path)
+def test_an_input_of_the_wrong_kind_is_refused(stages, tmp_path):
+    cfg, cur = _curated(stages, tmp_path)
     with pytest.raises(StageFailed, match=r"input raw at .* is a CuratedCorpus, not a RawCorpus"):
-        StageRun(graph.stage("curate"), ctx, {"raw": cur.uri})
+        stages.prepare(cfg, "curate", {"raw": cur.uri})
 
 
 def test_named_values_from_other_sections_enter_the_address():

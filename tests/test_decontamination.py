@@ -7,18 +7,16 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from components.contract import graph
 from components.contract.config import KOBEST_TASKS, DecontaminateConfig, config_from_dict
-from components.contract.execution import StageRun, check_accounting
+from components.contract.execution import check_accounting
 from components.contract.kinds import read as read_kind
-from components.contract.runner import make_context
 from components.corpus.decontam import index_for, normalise
 from components.corpus.decontam_eval import _disturb, evaluate
 from components.errors import UserError
 from components.evaluation.kobest_data import load_split
 from components.registry.promotion import contamination_problem, decontaminated_tasks
 from components.stages.register import training_corpora
-from conftest import write_jsonl
+from tests.support.stages import write_jsonl
 
 KOBEST = Path("data/kobest/v1.0")
 
@@ -96,15 +94,9 @@ def _corpus(tmp_path: Path, index) -> tuple[dict, dict]:
     return cfg, keys
 
 
-def _run(cfg: dict, workdir: Path, stage: str, inputs=None):
-    ctx = make_context(config_from_dict(cfg), workdir, None)
-    return StageRun(graph.stage(stage), ctx, inputs or {}).execute()[0]
-
-
-def test_curate_drops_planted_kobest_items_and_keeps_clean_text(tmp_path, index):
+def test_curate_drops_planted_kobest_items_and_keeps_clean_text(stages, tmp_path, index):
     cfg, keys = _corpus(tmp_path, index)
-    raw = _run(cfg, tmp_path / "wd", "collect")
-    cur = _run(cfg, tmp_path / "wd", "curate", {"raw": raw.uri})
+    cur = stages.upto(cfg, "curate")["curate"]
     s = cur.stats
     check_accounting("curate", s)
     assert s["dropped"] == {"contaminated": 4}, s["dropped"]
@@ -135,12 +127,11 @@ def test_curate_drops_planted_kobest_items_and_keeps_clean_text(tmp_path, index)
     assert decontaminated_tasks(training_corpora(None, {"curate": cur})) == list(KOBEST_TASKS)
 
 
-def test_without_the_step_the_corpus_says_so_and_the_gate_will_refuse(tmp_path, index):
+def test_without_the_step_the_corpus_says_so_and_the_gate_will_refuse(stages, tmp_path, index):
     from components.contract.config import CurateConfig
     cfg, _ = _corpus(tmp_path, index)
     cfg["curate"]["steps"] = [s for s in CurateConfig().steps if s != "decontaminate"]
-    raw = _run(cfg, tmp_path / "wd", "collect")
-    cur = _run(cfg, tmp_path / "wd", "curate", {"raw": raw.uri})
+    cur = stages.upto(cfg, "curate")["curate"]
     assert "contaminated" not in cur.stats["dropped"]
     assert read_kind(cur).decontamination.tasks == []
     assert "Decontamination: off" in (Path(cur.uri) / "data_card.md").read_text()

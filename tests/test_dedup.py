@@ -4,11 +4,8 @@ import random
 
 import pyarrow.parquet as pq
 
-from components.contract import graph
-from components.contract.config import config_from_dict
+from components.contract.execution import check_accounting
 from components.corpus.dedup import MinHasher, first_occurrence, near_duplicate_roots
-from components.contract.runner import make_context
-from components.contract.execution import StageRun, check_accounting
 
 
 def _mutate(text: str, rng: random.Random, rate: float) -> str:
@@ -20,7 +17,7 @@ def _mutate(text: str, rng: random.Random, rate: float) -> str:
     return " ".join(out)
 
 
-def test_planted_near_duplicates_are_found_with_high_recall_and_precision(tmp_path):
+def test_planted_near_duplicates_are_found_with_high_recall_and_precision(stages, tmp_path):
     rng = random.Random(7)
     import gzip
     docs = [json.loads(line)["text"] for line in gzip.open("data/corpus/python_docs_ko.jsonl.gz", "rt")]
@@ -35,11 +32,9 @@ def test_planted_near_duplicates_are_found_with_high_recall_and_precision(tmp_pa
     rows.sort(key=lambda r: r["id"].startswith("copy"))   # originals first: they are the ones kept
     src = tmp_path / "docs.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    cfg = config_from_dict({"collect": {"world_size": 1, "sources": [{"name": "d", "uri": str(src), "id_field": "id"}]},
-                            "curate": {"world_size": 2, "steps": ["empty"], "minhash_threshold": 0.7}})
-    ctx = make_context(cfg, tmp_path / "wd", None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
+    cfg = {"collect": {"world_size": 1, "sources": [{"name": "d", "uri": str(src), "id_field": "id"}]},
+           "curate": {"world_size": 2, "steps": ["empty"], "minhash_threshold": 0.7}}
+    cur = stages.upto(cfg, "curate")["curate"]
     check_accounting("curate", cur.stats)
     kept = {r["id"].split("/", 1)[1] for f in cur.files if f.name.startswith("data/")
             for r in pq.read_table(cur.file_uri(f.name)).to_pylist()}
@@ -129,7 +124,7 @@ def test_the_fan_out_steps_keep_what_one_global_pass_keeps():
     assert got.tolist() == expected.tolist()
 
 
-def test_the_curate_stage_keeps_what_one_global_pass_keeps_on_the_demo_corpus(tmp_path, monkeypatch):
+def test_the_curate_stage_keeps_what_one_global_pass_keeps_on_the_demo_corpus(stages, tmp_path, monkeypatch):
     """The demo corpus through curate's four steps (3 shards, 5 buckets): the kept documents, in order, are the
     global pass's over the same cleaned documents, and each kept document counts the copies it stands for."""
     import numpy as np
@@ -142,10 +137,7 @@ def test_the_curate_stage_keeps_what_one_global_pass_keeps_on_the_demo_corpus(tm
     monkeypatch.setattr(curate, "DROP_STEPS", False)      # keep the cleaned shards to compute the reference
     cfg = load_config("configs/demo.yaml", ["collect.world_size=2", "curate.world_size=3",
                                             "curate.dedup_buckets=5"])
-    ctx = make_context(cfg, tmp_path / "wd", None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    sr = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri})
-    cur, _ = sr.execute()
+    cur = stages.upto(cfg, "curate")["curate"]
     check_accounting("curate", cur.stats)
     cleaned = [r for rank in range(3)
                for r in read_records(sorted(p for p in (tmp_path / "wd" / "artifacts" / "curate").glob(
@@ -164,7 +156,7 @@ def test_the_curate_stage_keeps_what_one_global_pass_keeps_on_the_demo_corpus(tm
     assert max(r["duplicates"] for r in rows) > 2
 
 
-def test_a_new_generation_keeps_what_one_global_pass_keeps(tmp_path):
+def test_a_new_generation_keeps_what_one_global_pass_keeps(stages, tmp_path):
     """curate.base: the documents of a new file, deduplicated against a base corpus, keep what one pass over
     the base's files and the new one keeps (first occurrence wins, the base's files first): exact copies and near
     copies of base documents (kept or already dropped), copies within the new file, and new documents. The base's
@@ -193,12 +185,9 @@ def test_a_new_generation_keeps_what_one_global_pass_keeps(tmp_path):
     settings = {"world_size": 2, "steps": ["empty"], "minhash_threshold": 0.7, "dedup_buckets": 3}
 
     def curate(workdir, base=None):
-        cfg = config_from_dict({"collect": {"world_size": 1, "sources": [{"name": "d", "uri": f"{src}/*.jsonl",
-                                                                          "id_field": "id"}]},
-                                "curate": {**settings, "base": base}})
-        ctx = make_context(cfg, workdir, None)
-        raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-        return StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()[0]
+        cfg = {"collect": {"world_size": 1, "sources": [{"name": "d", "uri": f"{src}/*.jsonl", "id_field": "id"}]},
+               "curate": {**settings, "base": base}}
+        return stages.upto(cfg, "curate", workdir=workdir)["curate"]
 
     def kept(cur):
         return [r["id"].split("/", 1)[1] for f in curated_files(cur)

@@ -1,14 +1,18 @@
 """The failure drills (tests/drills.py) as tests: each must end with nothing lost or a clear failure."""
 import pytest
 
-import drills
+from tests.support import drills
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def expected(s3, tmp_path_factory):
-    return drills.baseline(tmp_path_factory.mktemp("drills"))
+def expected(_s3_server, tmp_path_factory):
+    """The undisturbed run's corpus digests, the drills' reference."""
+    from tests.support.services import s3_env
+
+    with s3_env(_s3_server):
+        return drills.baseline(tmp_path_factory.mktemp("drills"))
 
 
 def _check(d: drills.Drill) -> None:

@@ -96,12 +96,9 @@ def test_evaluate_command_writes_the_report_for_a_directory_and_a_registered_mod
                                                                                   monkeypatch, capsys):
     """`polyglot-ko evaluate` on the pipeline's TrainedModel gives the pipeline's own numbers; through the registry
     (`models:/NAME@champion`) it gives them again."""
-    from conftest import manifests
-
-    found = manifests(tiny_pipeline)
-    stage_metrics = json.loads(Path(found["evaluate"][0].file_uri("metrics.json")).read_text())
-    model_dir = found["pretrain"][0].uri
-    args = ["--config", "configs/tiny.yaml", "--dataset", found["tokenize"][0].uri, "--name", "tiny"]
+    stage_metrics = json.loads(Path(tiny_pipeline.manifest("evaluate").file_uri("metrics.json")).read_text())
+    model_dir = tiny_pipeline.manifest("pretrain").uri
+    args = ["--config", "configs/tiny.yaml", "--dataset", tiny_pipeline.manifest("tokenize").uri, "--name", "tiny"]
     assert main(["evaluate", model_dir, "--out", str(tmp_path / "dir"), *args]) == 0
     direct = json.loads((tmp_path / "dir" / "metrics.json").read_text())
     assert direct["kobest"] == stage_metrics["kobest"] and direct["shots"] == [0, 2]
@@ -116,7 +113,7 @@ def test_evaluate_command_writes_the_report_for_a_directory_and_a_registered_mod
     gens = json.loads((tmp_path / "dir" / "generations.json").read_text())
     assert [g["prompt"] for g in gens] == EvaluateConfig().prompts
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tiny_pipeline / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_pipeline.tracking_uri)
     assert main(["evaluate", "models:/polyglot-ko-tiny@champion", "--out", str(tmp_path / "reg"), *args]) == 0
     registered = json.loads((tmp_path / "reg" / "metrics.json").read_text())
     assert registered["kobest"] == direct["kobest"], "the registered model scores as its directory does"
@@ -130,10 +127,7 @@ def test_pipeline_report_model_card_and_linked_metrics(tiny_pipeline):
     from mlflow import MlflowClient
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
-    from conftest import manifests
-
-    found = manifests(tiny_pipeline)
-    ev = found["evaluate"][0]
+    ev = tiny_pipeline.manifest("evaluate")
     names = {f.name for f in ev.files}
     assert {"metrics.json", "report.md", "generations.json", "kobest_f1_0shot.png", "kobest_f1_2shot.png",
             "loss_curve.png"} <= names
@@ -143,16 +137,16 @@ def test_pipeline_report_model_card_and_linked_metrics(tiny_pipeline):
         mean = sum(r["f1"] for r in tasks.values()) / 5
         assert metrics["scores"][shots]["kobest_macro_f1_mean"] == pytest.approx(mean)
 
-    reg = found["register"][0]
+    reg = tiny_pipeline.manifest("register")
     card = Path(reg.file_uri("README.md")).read_text()
     assert card.startswith("---\nlanguage: ko\nlicense: cc0-1.0\n"), "the tiny config's sources are all CC0"
-    cur = found["curate"][0].stats
+    cur = tiny_pipeline.manifest("curate").stats
     for needle in ("## Training data", "| nsmc | CC0-1.0 |", "## Cleaning and PII policy", "<|rrn|>",
                    f"{cur['records_out']:,} kept", "## Tokenizer", "## Training", "ZeRO-1", "## Evaluation (KoBEST)",
-                   "Macro-F1, 2-shot", "## Limitations", "## Licence", found["tokenize"][0].digest[:16]):
+                   "Macro-F1, 2-shot", "## Limitations", "## Licence", tiny_pipeline.manifest("tokenize").digest[:16]):
         assert needle in card, needle
 
-    uri = f"sqlite:///{tiny_pipeline / 'mlflow.db'}"
+    uri = tiny_pipeline.tracking_uri
     client = MlflowClient(uri, uri)
     mv = client.get_model_version_by_alias("polyglot-ko-tiny", "champion")
     assert mv.tags["eval.score_name"] == "kobest_macro_f1_mean" and mv.tags["eval.score_shots"] == "0"
@@ -163,7 +157,7 @@ def test_pipeline_report_model_card_and_linked_metrics(tiny_pipeline):
     assert linked["kobest_2shot_copa_f1"] == pytest.approx(metrics["kobest"]["2"]["copa"]["f1"])
 
     # both ways of loading the champion generate text
-    hf = Path(found["pretrain"][0].uri) / "hf"
+    hf = Path(tiny_pipeline.manifest("pretrain").uri) / "hf"
     tok = PreTrainedTokenizerFast.from_pretrained(str(hf))
     model = AutoModelForCausalLM.from_pretrained(str(hf))
     ids = tok("오늘 영화는", return_tensors="pt").input_ids

@@ -5,7 +5,7 @@ import json
 import pytest
 from mlflow import MlflowClient
 
-from services import MlflowServer
+from tests.support.services import MlflowServer
 from training.metrics import MetricSink, flops_per_token
 
 pytestmark = pytest.mark.slow

@@ -1,37 +1,38 @@
-"""The whole pipeline on the tiny config: local runner, KFP's local runner and `airflow dags test`."""
+"""The whole pipeline on the tiny config: the local runner (run once for the session, read by every test here),
+runs added to it (cache hits, one changed parameter), KFP's local runner and `airflow dags test`."""
 import json
 from pathlib import Path
 
 import pytest
 
 from components.contract.manifest import verify
-from components.cli import main
 from components.contract.storage import Storage
-from conftest import manifests
+from tests.support.stages import manifests
 
 pytestmark = pytest.mark.slow
 STAGES = ["collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"]
 
 
-def _client(workdir: Path):
-    from mlflow import MlflowClient
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+def _children(client, parent_run_id: str) -> list:
+    parent = client.get_run(parent_run_id)
+    runs = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                              max_results=200)
+    return runs
 
 
-def _parent_runs(client, experiment="polyglot-ko-tiny"):
+def _parent_runs(client, experiment="polyglot-ko-tiny") -> list:
     exp = client.get_experiment_by_name(experiment)
     runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=200)
-    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags], runs
+    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
 
 
 def test_every_artifact_has_a_complete_verified_manifest(tiny_pipeline):
-    found = manifests(tiny_pipeline)
+    found = manifests(tiny_pipeline.workdir)
     assert sorted(found) == sorted(STAGES)
     for stage, ms in found.items():
-        for m in ms:
-            assert verify(Storage(), m) == [], stage
-            assert m.code_version["git"] and m.created_at and m.mlflow_run_id
+        assert len(ms) == 1 and ms[0].uri == tiny_pipeline.summary["stages"][stage]["uri"], stage
+        assert verify(Storage(), ms[0]) == [], stage
+        assert ms[0].code_version["git"] and ms[0].created_at and ms[0].mlflow_run_id
     for corpus in ("collect", "curate"):
         s = found[corpus][0].stats
         assert s["records_in"] == s["records_out"] + sum(s["dropped"].values()) + sum(s["quarantined"].values())
@@ -40,10 +41,9 @@ def test_every_artifact_has_a_complete_verified_manifest(tiny_pipeline):
 
 
 def test_mlflow_has_a_parent_run_with_one_child_per_stage(tiny_pipeline):
-    client = _client(tiny_pipeline)
-    parents, runs = _parent_runs(client)
-    parent = parents[0]
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    client = tiny_pipeline.client()
+    assert [p.info.run_id for p in _parent_runs(client)] == [tiny_pipeline.parent_run_id]
+    children = _children(client, tiny_pipeline.parent_run_id)
     assert sorted(r.info.run_name for r in children) == sorted(STAGES)
     by_name = {r.info.run_name: r for r in children}
     curate = by_name["curate"]
@@ -61,10 +61,8 @@ def test_evaluation_during_training_logs_scores_and_a_logged_model_per_checkpoin
     """tiny.yaml: eval_every 6 of 12 steps, KoBEST BoolQ and COPA (4 examples each) on the live weights."""
     from mlflow.entities import LoggedModelStatus
 
-    client = _client(tiny_pipeline)
-    parents, runs = _parent_runs(client)
-    pretrain = next(r for r in runs if r.info.run_name == "pretrain"
-                    and r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id)
+    client = tiny_pipeline.client()
+    pretrain = next(r for r in _children(client, tiny_pipeline.parent_run_id) if r.info.run_name == "pretrain")
     run_id = pretrain.info.run_id
     history = {k: [(m.step, m.value) for m in sorted(client.get_metric_history(run_id, k), key=lambda m: m.step)]
                for k in ("eval/validation_loss", "eval/kobest_mean_f1", "eval/kobest_boolq_f1", "eval/kobest_copa_f1")}
@@ -87,54 +85,47 @@ def test_evaluation_during_training_logs_scores_and_a_logged_model_per_checkpoin
     assert {(m.model_id, int(m.tags["polyglot_ko.checkpoint.step"])) for m in mine} <= outputs
 
     # the artifact keeps them too, beside the loss curve
-    found = manifests(tiny_pipeline)
     evals = [json.loads(x) for x in
-             Path(found["pretrain"][0].file_uri("evaluations.jsonl")).read_text().splitlines()]
+             Path(tiny_pipeline.manifest("pretrain").file_uri("evaluations.jsonl")).read_text().splitlines()]
     assert [e["step"] for e in evals] == [6, 12]
 
 
 def test_registered_model_leads_back_to_every_upstream_artifact(tiny_pipeline):
     import mlflow
 
-    client = _client(tiny_pipeline)
+    client = tiny_pipeline.client()
     mv = client.get_model_version_by_alias("polyglot-ko-tiny", "champion")
-    found = manifests(tiny_pipeline)
     for stage in STAGES[:-1]:
-        assert mv.tags[f"lineage.{stage}.digest"] == found[stage][0].digest
+        assert mv.tags[f"lineage.{stage}.digest"] == tiny_pipeline.manifest(stage).digest
         run = client.get_run(mv.tags[f"lineage.{stage}.run_id"])
         assert run.info.run_name == stage
     assert mv.tags["promotion.decision"] == "champion"
-    mlflow.set_tracking_uri(f"sqlite:///{tiny_pipeline / 'mlflow.db'}")
+    mlflow.set_tracking_uri(tiny_pipeline.tracking_uri)
     pipe = mlflow.transformers.load_model("models:/polyglot-ko-tiny@champion")
     out = pipe("오늘 영화는", max_new_tokens=5, do_sample=False)[0]["generated_text"]
     assert out.startswith("오늘 영화는") and len(out) > len("오늘 영화는")
 
 
-def test_second_run_is_all_cache_hits(tiny_pipeline, capsys):
+def test_second_run_is_all_cache_hits(tiny_reruns):
     import os
     assert "MLFLOW_TRACKING_URI" not in os.environ, "a run must not point later runs at its own store"
-    assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline)]) == 0
-    out = capsys.readouterr().out
-    assert out.count("cache hit") == len(STAGES), out
-    client = _client(tiny_pipeline)
-    parents, runs = _parent_runs(client)
-    latest = parents[-1]
-    hits = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == latest.info.run_id]
+    assert tiny_reruns.again_out.count("cache hit") == len(STAGES), tiny_reruns.again_out
+    client = tiny_reruns.client()
+    hits = _children(client, tiny_reruns.again)
     assert len(hits) == len(STAGES) and all(r.data.tags["cache_hit"] == "true" for r in hits)
-    assert all(r.data.tags["cache.source_run_id"] for r in hits)
+    first = {r.info.run_name: r.info.run_id for r in _children(client, tiny_reruns.first.parent_run_id)}
+    assert all(r.data.tags["cache.source_run_id"] == first[r.info.run_name] for r in hits)
     versions = client.search_model_versions("name='polyglot-ko-tiny'")
-    assert len(versions) == 1, "a cache hit registers nothing new"
+    assert sorted(v.version for v in versions) == ["1", "2"], "a cache hit registers nothing new; the change does"
 
 
-def test_changing_one_parameter_reruns_only_that_stage_and_downstream(tiny_pipeline, capsys):
-    assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline), "--set", "evaluate.limit=3",
-                 "--from", "evaluate"]) == 0
-    out = capsys.readouterr().out
-    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ")}
+def test_changing_one_parameter_reruns_only_that_stage_and_downstream(tiny_reruns):
+    lines = {ln.split()[0]: ln for ln in tiny_reruns.changed_out.splitlines() if ln.startswith("  ")}
     assert "ran" in lines["evaluate"] and "ran" in lines["register"]
-    client = _client(tiny_pipeline)
-    mv = client.get_model_version("polyglot-ko-tiny", "2")
+    assert {name for name, ln in lines.items() if "cache hit" in ln} >= {"collect", "curate", "pretrain"}
+    mv = tiny_reruns.client().get_model_version("polyglot-ko-tiny", "2")
     assert mv.tags["promotion.decision"] in ("champion", "challenger") and mv.tags["promotion.reason"]
+    assert mv.run_id in {r.info.run_id for r in _children(tiny_reruns.client(), tiny_reruns.changed)}
 
 
 def test_kfp_local_runner_runs_the_same_graph(tmp_path):
@@ -179,6 +170,7 @@ def test_airflow_dag_runs_end_to_end_with_dags_test(tmp_path):
     text = log.read_text()
     for stage in STAGES:
         assert f"task_id='{stage.replace('-', '_')}'" in text
-    parents, runs = _parent_runs(_client(tmp_path))
+    from mlflow import MlflowClient
+    parents = _parent_runs(MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}"))
     assert [p.info.run_id for p in parents] == [summary["parent_run_id"]], "the summary names this run"
     assert summary["model_uri"] == "models:/polyglot-ko-tiny@champion" and list(summary["stages"]) == STAGES

@@ -3,11 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from components.contract import graph
 from components.contract.manifest import verify
-from components.contract.config import config_from_dict
-from components.contract.runner import make_context
-from components.contract.execution import StageRun
 from components.contract.storage import Storage
 
 pytestmark = pytest.mark.slow
@@ -21,10 +17,9 @@ def _cfg(root: str) -> dict:
             "curate": {"world_size": 2}}
 
 
-def _collect_curate(cfg: dict, workdir: Path):
-    ctx = make_context(config_from_dict(cfg), workdir, None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    cur, hit = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
+def _collect_curate(stages, cfg: dict, workdir: Path):
+    raw, _ = stages.run(cfg, "collect", workdir=workdir)
+    cur, hit = stages.run(cfg, "curate", {"raw": raw.uri}, workdir=workdir)
     return raw, cur, hit
 
 
@@ -47,19 +42,19 @@ def test_storage_roundtrip_and_listing(s3, tmp_path):
     assert REQUESTS["delete"] - deletes == 1, "one DeleteObjects request for up to 1,000 keys"
 
 
-def test_corpus_stages_on_s3_match_the_local_run(s3, tmp_path):
-    raw_l, cur_l, _ = _collect_curate(_cfg(str(tmp_path / "local")), tmp_path / "wl")
-    raw_s, cur_s, _ = _collect_curate(_cfg("s3://artifacts/run"), tmp_path / "ws")
+def test_corpus_stages_on_s3_match_the_local_run(stages, s3, tmp_path):
+    raw_l, cur_l, _ = _collect_curate(stages, _cfg(str(tmp_path / "local")), tmp_path / "wl")
+    raw_s, cur_s, _ = _collect_curate(stages, _cfg("s3://artifacts/run"), tmp_path / "ws")
     assert cur_s.uri.startswith("s3://artifacts/run/curate/")
     assert (raw_s.digest, cur_s.digest) == (raw_l.digest, cur_l.digest)
     assert verify(Storage(), cur_s) == []
     assert "manifest.json" in Storage().list_files(cur_s.uri)
     # cached in the bucket: a second run reads the manifest there and does nothing
-    _, _, hit = _collect_curate(_cfg("s3://artifacts/run"), tmp_path / "ws2")
+    _, _, hit = _collect_curate(stages, _cfg("s3://artifacts/run"), tmp_path / "ws2")
     assert hit
 
 
-def test_collect_reads_an_s3_prefix(s3, tmp_path):
+def test_collect_reads_an_s3_prefix(stages, s3):
     import gzip
     import json
     c = s3.client()
@@ -69,15 +64,13 @@ def test_collect_reads_an_s3_prefix(s3, tmp_path):
                                               for i in range(20)).encode()))
     c.put_object(Bucket="raw", Key="crawl/2026/b.txt", Body="텍스트 파일 하나.".encode())
     cfg = {"collect": {"world_size": 2, "sources": [{"name": "s3src", "uri": "s3://raw/crawl/2026/"}]}}
-    ctx = make_context(config_from_dict(cfg), tmp_path / "w", None)
-    m, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    m, _ = stages.run(cfg, "collect")
     assert m.stats["records_out"] == 21 and m.stats["files"] == 2
-    again, hit = StageRun(graph.stage("collect"), make_context(config_from_dict(cfg), tmp_path / "w", None),
-                          {}).execute()
+    again, hit = stages.run(cfg, "collect")
     assert hit, "unchanged objects (same ETags): cache hit"
 
 
-def test_collect_reads_s3_sources_through_the_configs_endpoint(tmp_path, s3, monkeypatch):
+def test_collect_reads_s3_sources_through_the_configs_endpoint(stages, s3, monkeypatch):
     """`s3_endpoint_url` in the config, nothing in the environment: collect lists, fingerprints and reads its
     s3:// sources through the run's storage (it used to build its own client for AWS's default endpoint)."""
     import json
@@ -89,10 +82,9 @@ def test_collect_reads_s3_sources_through_the_configs_endpoint(tmp_path, s3, mon
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.setattr(storage_module, "RETRY_SECONDS", 5.0)
     storage_module._client.cache_clear()
-    cfg = config_from_dict({"s3_endpoint_url": s3.endpoint, "collect": {"world_size": 2, "sources": [
-        {"name": "docs", "uri": "s3://artifacts/sources/docs.jsonl"}]}})
-    ctx = make_context(cfg, tmp_path / "wd", None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
+    cfg = {"s3_endpoint_url": s3.endpoint, "collect": {"world_size": 2, "sources": [
+        {"name": "docs", "uri": "s3://artifacts/sources/docs.jsonl"}]}}
+    raw, _ = stages.run(cfg, "collect")
     assert raw.stats["records_out"] == 20 and raw.params["sources"][0]["files"][0][1].startswith("etag:")
     storage_module._client.cache_clear()
 

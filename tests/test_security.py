@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import write_jsonl
+from tests.support.stages import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / ".venv-tools" / "bin"
@@ -58,7 +58,7 @@ def test_planted_pii_and_credentials_appear_nowhere_the_pipeline_writes(tmp_path
     """PII planted in a source: masked in the curated corpus, absent from the tokenizer, the tokenized data (decoded),
     the data card, MLflow (database and artifacts) and the logs. The S3 secret key in the environment: absent from
     all of it too."""
-    from services import SECRET_KEY
+    from tests.support.services import SECRET_KEY
     from tokenizers import Tokenizer
 
     from components.tokenizer.indexed_dataset import IndexedDataset

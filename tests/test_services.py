@@ -5,8 +5,7 @@ import pytest
 from components.contract.manifest import read_manifest
 from components.contract.runner import run_pipeline
 from components.contract.storage import Storage
-from conftest import manifests
-from services import MlflowServer, PostgresServer
+from tests.support.services import MlflowServer, PostgresServer
 
 pytestmark = pytest.mark.slow
 SAME_FILES = {"collect": None, "curate": None, "train-tokenizer": None, "tokenize": None,
@@ -35,7 +34,7 @@ def test_pipeline_with_s3_artifacts_and_mlflow_over_http_equals_the_local_run(ti
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     summary = run_pipeline("configs/tiny.yaml", tmp_path / "work", ["artifact_root=s3://artifacts/services"])
-    local = {stage: ms[0] for stage, ms in manifests(tiny_pipeline).items()}
+    local = {stage: tiny_pipeline.manifest(stage) for stage in SAME_FILES}
     storage = Storage()
     for stage, files in SAME_FILES.items():
         remote = read_manifest(storage, summary["stages"][stage]["uri"])

@@ -6,28 +6,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.contract import graph
-from components.contract.config import config_from_dict
-from components.contract.runner import make_context
-from components.contract.execution import StageRun
+from tests.support.stages import Stages
 
 PUBLISHED = Path("data/reference/polyglot-ko-tokenizer")
 
 
 def _corpus_and_tokenizer(workdir: Path, **tok):
-    cfg = config_from_dict({
+    cfg = {
         "collect": {"world_size": 1, "sources": [
             {"name": "nsmc", "uri": "tests/data/nsmc_small.jsonl", "text_field": "review", "id_field": "review_id"},
             {"name": "syn", "uri": "data/corpus/synopses", "format": "txt"}]},
         "curate": {"world_size": 1, "records_per_file": 400},     # several curated files: several segments
         "train_tokenizer": {"vocab_size": 1500, "heldout_fraction": 0.05, **tok},
-        "tokenize": {"validation_fraction": 0.05}})
-    ctx = make_context(cfg, workdir, None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
-    tk, _ = StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri}).execute()
-    ds, _ = StageRun(graph.stage("tokenize"), ctx, {"corpus": cur.uri, "tokenizer": tk.uri}).execute()
-    return tk, ds
+        "tokenize": {"validation_fraction": 0.05}}
+    out = Stages(workdir).upto(cfg, "tokenize")
+    return out["train-tokenizer"], out["tokenize"]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +90,8 @@ def test_megatron_core_reads_every_segment_unchanged(trained):
         assert (documents, tokens) == (ds.stats[split]["documents"], ds.stats[split]["tokens"])
 
 
-def test_tokenize_shards_make_the_same_dataset_and_a_retried_shard_redoes_only_itself(tmp_path, monkeypatch):
+def test_tokenize_shards_make_the_same_dataset_and_a_retried_shard_redoes_only_itself(stages, tmp_path,
+                                                                                       monkeypatch):
     """world_size 1 and 3 give the same segments (so the same digest); a shard that fails part-way is the only
     one that runs again, and it redoes only the files it had not finished; every validation document, decoded
     from the segments, is its curated text."""
@@ -116,19 +110,16 @@ def test_tokenize_shards_make_the_same_dataset_and_a_retried_shard_redoes_only_i
             "curate": {"world_size": 2, "records_per_file": 60},
             "train_tokenizer": {"vocab_size": 300, "morphemes": "none", "compare_with": None},
             "tokenize": {"validation_fraction": 0.1}}
-    ctx = make_context(config_from_dict(base), tmp_path / "wd", None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
-    tk, _ = StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri}).execute()
+    out = stages.upto(base, "train-tokenizer")
+    cur, tk = out["curate"], out["train-tokenizer"]
     entries = sorted((f for f in cur.files if f.name.startswith("data/")), key=lambda f: file_order(f.name))
     files = [f.name for f in entries]
     runs = [len(Shard(r, 3).run_of(files, [f.bytes for f in entries])) for r in range(3)]
     assert len(files) >= 6 and runs[1] >= 2, runs
 
     def tokenize_with(world_size, workdir):
-        cfg = config_from_dict({**base, "tokenize": {**base["tokenize"], "world_size": world_size}})
-        return StageRun(graph.stage("tokenize"), make_context(cfg, workdir, None),
-                        {"corpus": cur.uri, "tokenizer": tk.uri})
+        cfg = {**base, "tokenize": {**base["tokenize"], "world_size": world_size}}
+        return stages.prepare(cfg, "tokenize", {"corpus": cur.uri, "tokenizer": tk.uri}, workdir=workdir)
 
     one, _ = tokenize_with(1, tmp_path / "one").execute()
     assert one.stats["segments"] == len(files) and one.stats["segments_reused"] == 0
@@ -182,7 +173,7 @@ def test_bring_your_own_published_tokenizer(tmp_path):
     assert ds.stats["validation_roundtrip_failures"] == 0 and ds.stats["tokens"] > 0
 
 
-def test_train_tokenizer_reads_only_the_row_groups_it_samples(tmp_path, monkeypatch):
+def test_train_tokenizer_reads_only_the_row_groups_it_samples(stages, monkeypatch):
     """Its reading follows sample_chars (plus the few held-out documents), not the corpus: a corpus of many row
     groups, a small sample, a count of the row groups read."""
     import pyarrow.parquet as pq
@@ -192,9 +183,7 @@ def test_train_tokenizer_reads_only_the_row_groups_it_samples(tmp_path, monkeypa
            "curate": {"world_size": 2, "records_per_file": 40},
            "train_tokenizer": {"vocab_size": 300, "morphemes": "none", "heldout_fraction": 0.2,
                                "heldout_documents": 10, "compare_with": None}}
-    ctx = make_context(config_from_dict(cfg), tmp_path / "wd", None)
-    raw, _ = StageRun(graph.stage("collect"), ctx, {}).execute()
-    cur, _ = StageRun(graph.stage("curate"), ctx, {"raw": raw.uri}).execute()
+    cur = stages.upto(cfg, "curate")["curate"]
     groups = sum(pq.ParquetFile(cur.file_uri(f.name)).metadata.num_row_groups for f in cur.files
                  if f.name.startswith("data/"))
     read = []
@@ -205,8 +194,7 @@ def test_train_tokenizer_reads_only_the_row_groups_it_samples(tmp_path, monkeypa
     for chars in (3_000, 30_000):
         read.clear()
         cfg["train_tokenizer"]["sample_chars"] = chars
-        ctx = make_context(config_from_dict(cfg), tmp_path / "wd", None)
-        tk, _ = StageRun(graph.stage("train-tokenizer"), ctx, {"corpus": cur.uri}).execute()
+        tk, _ = stages.run(cfg, "train-tokenizer", {"corpus": cur.uri})
         assert chars <= tk.stats["sample_chars"] < chars + 2_000
         sizes[chars] = len(read)
     assert groups >= 20

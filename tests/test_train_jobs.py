@@ -10,7 +10,7 @@ import yaml
 
 from components.cli import main
 from components.contract.config import load_config
-from kube_api import FakeKube, pod
+from tests.support.kube_api import FakeKube, pod
 from training.k8s import jobs
 from training.k8s.validate import validate
 from training.k8s.watch import submit_and_wait
@@ -215,7 +215,7 @@ def _run_like_the_trainer_runtime(secrets: dict, workdir):
     import subprocess
 
     from components.contract.storage import _client
-    from services import free_port
+    from tests.support.services import free_port
 
     def controller(fake, obj):
         trainer = obj["spec"]["trainer"]
@@ -266,7 +266,7 @@ def test_pretrain_stage_submits_a_trainjob_waits_and_publishes_its_export(tmp_pa
     from components.contract.manifest import read_manifest
     from components.contract.runner import run_pipeline
     from components.contract.storage import Storage
-    from services import ACCESS_KEY, SECRET_KEY
+    from tests.support.services import ACCESS_KEY, SECRET_KEY
     from training.remote import remote_complete_steps
 
     secrets = {"polyglot-ko-s3": {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}}
@@ -304,7 +304,7 @@ def test_train_job_submit_starts_the_stages_job_and_the_stage_attaches_to_it(tmp
     from components.contract.manifest import read_manifest
     from components.contract.runner import run_pipeline
     from components.contract.storage import Storage
-    from services import ACCESS_KEY, SECRET_KEY
+    from tests.support.services import ACCESS_KEY, SECRET_KEY
     from training.args import TrainArgs
 
     secrets = {"polyglot-ko-s3": {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}}

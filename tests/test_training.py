@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from drills import kill_tree
+from tests.support.drills import kill_tree
 from training import checkpoint as ckpt
 from training import synthetic
 from training.launch import torchrun_command, torchrun_local

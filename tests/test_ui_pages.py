@@ -1,44 +1,43 @@
-"""The pages users open in MLflow, on the tiny run's store: what the pipeline records for them (the experiment's kind
-and description, the run summary, the lineage picture, metrics that are time series, the registry's descriptions and
-the comparison against the champion), then the same pages rendered in headless Chromium."""
+"""The pages users open in MLflow, on the tiny run's store with a cache-hit run and a second version added
+(`tiny_reruns`): what the pipeline records for them (the experiment's kind and description, the run summary, the
+lineage picture, metrics that are time series, the registry's descriptions and the comparison against the
+champion), then the same pages rendered in headless Chromium."""
 import json
 import time
 from pathlib import Path
 
 import pytest
 
-from browser import SECTIONS, Browser, missing, pages
-from components.cli import main
-from services import MlflowServer
+from tests.support.browser import SECTIONS, Browser, missing, pages
+from tests.support.services import MlflowServer
 
 pytestmark = pytest.mark.slow
 MODEL = EXPERIMENT = "polyglot-ko-tiny"
 
 
-def _client(workdir: Path):
-    from mlflow import MlflowClient
-    uri = f"sqlite:///{workdir / 'mlflow.db'}"
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
 @pytest.fixture(scope="module")
-def store(tiny_pipeline):
-    """The tiny run's store with a second version (a cache hit when test_pipeline.py made it already)."""
-    assert main(["run", "configs/tiny.yaml", "--workdir", str(tiny_pipeline), "--set", "evaluate.limit=3",
-                 "--from", "evaluate"]) == 0
-    return tiny_pipeline
+def store(tiny_reruns):
+    return tiny_reruns
 
 
-def _first_parent(client):
-    exp = client.get_experiment_by_name(EXPERIMENT)
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=500)
-    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
-    return exp, parent, [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+def _client(store):
+    return store.client()
+
+
+def _run_and_children(client, parent_run_id: str):
+    parent = client.get_run(parent_run_id)
+    exp = client.get_experiment(parent.info.experiment_id)
+    return exp, parent, client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                                           max_results=100)
+
+
+def _first_parent(store):
+    return _run_and_children(store.client(), store.first.parent_run_id)
 
 
 def test_the_experiment_and_the_parent_run_explain_themselves(store, tmp_path):
     client = _client(store)
-    exp, parent, children = _first_parent(client)
+    exp, parent, children = _first_parent(store)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     assert "runs of the Polyglot-Ko training pipeline" in exp.tags["mlflow.note.content"]
     note = parent.data.tags["mlflow.note.content"]
@@ -49,17 +48,14 @@ def test_the_experiment_and_the_parent_run_explain_themselves(store, tmp_path):
     png = Path(client.download_artifacts(parent.info.run_id, "lineage.png", str(tmp_path)))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
-    # a cache-hit run says so on its picture's boxes and in its summary
-    exp_runs = client.search_runs([exp.experiment_id], "attributes.run_name LIKE 'pipeline-%'",
-                                  order_by=["attributes.start_time DESC"], max_results=50)
-    hit = next((r for r in exp_runs if "| collect | cache hit |" in r.data.tags.get("mlflow.note.content", "")), None)
-    if hit is not None:       # test_pipeline.py's second run; this module alone has none
-        assert "| register | cache hit |" in hit.data.tags["mlflow.note.content"]
+    # a cache-hit run says so in its summary
+    hit = client.get_run(store.again).data.tags["mlflow.note.content"]
+    assert "| collect | cache hit |" in hit and "| register | cache hit |" in hit, hit
 
 
 def test_metrics_are_time_series_and_stats_are_tags_and_a_table(store, tmp_path):
     client = _client(store)
-    _, _, children = _first_parent(client)
+    _, _, children = _first_parent(store)
     by_name = {r.info.run_name: r for r in children}
     for name, run in by_name.items():
         if name == "pretrain":
@@ -117,10 +113,10 @@ def test_the_registry_explains_every_version_against_the_champion(store, tmp_pat
 def ui(store, tmp_path_factory):
     if (why := missing()):
         pytest.skip(why)
-    server = MlflowServer(tmp_path_factory.mktemp("ui"), backend=f"sqlite:///{store / 'mlflow.db'}").start()
+    server = MlflowServer(tmp_path_factory.mktemp("ui"), backend=store.first.tracking_uri).start()
     try:
         with Browser() as browser:
-            yield server.uri, browser, pages(f"sqlite:///{store / 'mlflow.db'}", EXPERIMENT, MODEL, "2")
+            yield server.uri, browser, pages(store.first.tracking_uri, EXPERIMENT, MODEL, "2")
     finally:
         server.stop()
 

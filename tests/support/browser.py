@@ -1,7 +1,7 @@
 """MLflow's UI in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`, which `make test`
 installs) driven through Selenium, on an MLflow server started on a pipeline's tracking store.
 
-    python tests/browser.py --workdir workdir --out docs/screenshots
+    python -m tests.support.browser --workdir workdir --out docs/screenshots
 
 takes the README's screenshots of the four pages a user opens first (the experiment, the pretrain run's charts,
 the registered model, a version) from the demo's store.
@@ -113,8 +113,7 @@ SECTIONS = "[data-testid='experiment-view-compare-runs-section-header']"
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from services import MlflowServer
+    from .services import MlflowServer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=Path("workdir"))

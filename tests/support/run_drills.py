@@ -1,13 +1,11 @@
-"""`make drills`: run every failure drill against real servers on loopback and print the table."""
+"""`make drills` (`python -m tests.support.run_drills`): every failure drill against real servers on loopback, and
+the table."""
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import drills  # noqa: E402
-from services import ACCESS_KEY, SECRET_KEY, SeaweedS3  # noqa: E402
+from . import drills
+from .services import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import ROOT
 CONF = ROOT / "images" / "containers.conf"
 IMAGE = "localhost/polyglot-ko-cpu:0.1.0"          # images/build.py's tag
 LABEL = "polyglot-ko.org/rehearsal"                 # on everything the rehearsal creates, so it can remove it

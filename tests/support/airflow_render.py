@@ -9,13 +9,13 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import ROOT
 AIRFLOW_PY = ROOT / ".venv-airflow" / "bin" / "python"
 
 
 def render(config: Path, tmp: Path) -> dict:
-    """Every task of the Airflow cluster DAG for `config`, its pod rendered offline (tests/airflow_render_pods.py
-    in .venv-airflow; the kubeconfig is a dummy: nothing connects)."""
+    """Every task of the Airflow cluster DAG for `config`, its pod rendered offline (airflow_render_pods.py in
+    .venv-airflow; the kubeconfig is a dummy: nothing connects)."""
     kubeconfig = tmp / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "x",
@@ -25,7 +25,7 @@ def render(config: Path, tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(KUBECONFIG=str(kubeconfig), POLYGLOT_KO_CLUSTER_CONFIG=str(config), AIRFLOW_HOME=str(tmp / "home"),
                AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__UNIT_TEST_MODE="True")
-    proc = subprocess.run([str(AIRFLOW_PY), str(ROOT / "tests" / "airflow_render_pods.py")], env=env,
+    proc = subprocess.run([str(AIRFLOW_PY), str(ROOT / "tests" / "support" / "airflow_render_pods.py")], env=env,
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering the Airflow cluster DAG failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")

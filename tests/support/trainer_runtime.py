@@ -7,7 +7,7 @@ TrainJob's runtime patch merged in, the trainer's image, command, environment an
 torchrun's PET_* variables as the torch plugin sets them, the JobSet's labels), runs them with podman, and applies
 the runtime's failure policy: a failed pod fails its Job (backoffLimit 0), and the JobSet recreates every node's
 pod, up to failurePolicy.maxRestarts times, before the TrainJob fails. Status goes back through the API stand-in
-(tests/kube_api.py), where the pretrain task's watcher reads it.
+(tests/support/kube_api.py), where the pretrain task's watcher reads it.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from containers import ROOT, Podman, ServiceAccount, as_local_pod
-from services import free_port
+from .containers import ROOT, Podman, ServiceAccount, as_local_pod
+from .services import free_port
 
 RUNTIME = ROOT / "infra" / "trainer" / "polyglot-ko-torch.yaml"
 CONTAINER = "node"                       # the runtime's replicated job and container name

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from loopback import JsonHandler, LoopbackServer
+from .loopback import JsonHandler, LoopbackServer
 
 
 class FakeKfp(LoopbackServer):

@@ -1,25 +1,29 @@
-"""`make rehearsal`: the cluster path run for real, in containers from the image `make images` built.
+"""`make rehearsal`: the cluster path run for real, in containers from the image `make images` built, in phases.
 
 `configs/polyglot-ko-1.3b.yaml` itself, with only size overrides (SIZE below), against SeaweedFS (S3) and an
 MLflow server run from the image as infra/base/mlflow.yaml runs it (PostgreSQL backend, basic authentication,
-artifacts in S3), all on 127.0.0.1:
+artifacts in S3), all on 127.0.0.1. The phases, each needing the ones it names:
 
-1. the same config run locally (this environment, no containers) up to tokenize: the digests to match;
-2. every pod the Airflow cluster DAG renders, in graph order, through `podman kube play`: the rendered spec with
-   host networking, a podman volume for the checkpoint claim and what a kubelet adds (Secrets resolved, the
-   service account's token and CA), nothing else changed;
-3. the pretrain pod submits its TrainJob to the Kubernetes API stand-in (HTTPS, service account token), which
-   runs the pods Kubeflow Trainer's torch runtime would create (tests/trainer_runtime.py): two nodes of one
-   process each, rendezvous on 127.0.0.1, the shared checkpoint volume; one node's container is killed after
-   the first checkpoint and the runtime's failure policy restarts both, which resume from it;
-4. one more news file uploaded, then the compiled KFP cluster pipeline through kfp's DockerRunner on podman's
-   Docker-compatible socket: the scheduled retraining after step 2 registered its champion, which collects only
-   the new file, curates it on the champion's corpus as its base, takes its tokenizer and continues training
-   from its weights on the new segments (a TrainJob again, through the same API stand-in);
-5. checks: each registered model's lineage reaches every upstream artifact; the data artifacts' digests equal
-   the local run's; `polyglot-ko clean` gives the same bytes in the image as here.
+- services: S3, PostgreSQL, the MLflow container, the Kubernetes API stand-in; the corpus uploaded;
+- local (services): the same config run on this host, in-process, up to tokenize: the digests to match;
+- airflow (services): every pod the Airflow cluster DAG renders, in graph order, through `podman kube play`: the
+  rendered spec with host networking, a podman volume for the checkpoint claim and what a kubelet adds (Secrets
+  resolved, the service account's token and CA), nothing else changed. The pretrain pod submits its TrainJob to
+  the API stand-in, which runs the pods Kubeflow Trainer's torch runtime would create
+  (tests/support/trainer_runtime.py): two nodes of one process each, rendezvous on 127.0.0.1, the shared
+  checkpoint volume;
+- trainjob (airflow): one node's container was killed after the first checkpoint and the runtime's failure
+  policy restarted both, which resumed from it and finished;
+- lineage (airflow, local): the registered model's lineage reaches every upstream artifact and is the champion;
+  the data artifacts' digests equal the local run's;
+- kfp (airflow): one more news file uploaded, then the compiled KFP cluster pipeline through kfp's DockerRunner
+  on podman's Docker-compatible socket: the scheduled retraining after the airflow phase registered its champion,
+  which collects only the new file, curates it on the champion's corpus as its base, takes its tokenizer and
+  continues training from its weights on the new segments (a TrainJob again, through the same API stand-in);
+- clean: `polyglot-ko clean` gives the same bytes in the image as here.
 
-Run as `python tests/rehearsal.py [--workdir DIR] [--keep]`; it starts and stops everything it uses.
+`python -m tests.support.rehearsal [--phase NAME ...] [--workdir DIR]` runs the named phases and what they need
+(all by default); tests/test_rehearsal.py runs each phase as a test of its own. Everything it starts is stopped.
 """
 from __future__ import annotations
 
@@ -37,11 +41,9 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from containers import IMAGE, ROOT, ContainerError, Podman, ServiceAccount, as_local_pod, engine_available, \
-    service_account_files  # noqa: E402
+from .containers import IMAGE, ROOT, ContainerError, Podman, ServiceAccount, as_local_pod, engine_available, \
+    service_account_files
 
-sys.path.insert(0, str(ROOT))
 CONFIG = ROOT / "configs" / "polyglot-ko-1.3b.yaml"
 RUN_ID = "manual__rehearsal"
 AIRFLOW_RUN_KEY = "{{ run_id | replace(':', '-') | replace('+', '-') }}"
@@ -140,7 +142,7 @@ class Services:
     """SeaweedFS and PostgreSQL on loopback (this host), the MLflow server in a container from the image."""
 
     def __init__(self, work: Path, podman: Podman):
-        from services import PostgresServer, SeaweedS3
+        from .services import PostgresServer, SeaweedS3
 
         self.work, self.podman = work, podman
         self.s3 = SeaweedS3(work / "s3")
@@ -150,7 +152,7 @@ class Services:
         self.mlflow_port = None
 
     def start(self, stack: contextlib.ExitStack) -> "Services":
-        from services import ACCESS_KEY, SECRET_KEY, free_port
+        from .services import ACCESS_KEY, SECRET_KEY, free_port
 
         self.s3.start()
         stack.callback(self.s3.stop)
@@ -244,22 +246,114 @@ class Services:
 # ------------------------------------------------------------------------------------------ the run
 
 
+class PhaseFailed(RuntimeError):
+    pass
+
+
 class Rehearsal:
-    def __init__(self, work: Path, kfp: bool = True, local: bool = True):
-        self.work, self.kfp, self.local = work, kfp, local
+    """The rehearsal's state, shared by its phases: `phase(name)` runs a phase once (after the phases it needs) and
+    raises PhaseFailed naming it when it, or one it needs, failed. `close()` stops everything started."""
+
+    NEEDS = {"services": [], "local": ["services"], "airflow": ["services"], "trainjob": ["airflow"],
+             "lineage": ["airflow", "local"], "kfp": ["airflow"], "clean": []}
+    PHASES = list(NEEDS)
+
+    def __init__(self, work: Path, log=log):
+        self.work, self.log = work, log
         self.podman = Podman(work)
+        self.stack = contextlib.ExitStack()
+        self.environ = dict(os.environ)       # put back by close(): phases set the services' credentials
         self.times: dict[str, float] = {}
-        self.problems: list[str] = []
+        self.problems: dict[str, list[str]] = {}     # phase -> what failed in it
+        self.report: dict = {}
+        self._current = ""
 
-    def timed(self, name: str):
-        start = time.time()
+    # ------------------------------------------------------------------------------------------ phases
 
-        @contextlib.contextmanager
-        def cm():
-            yield
-            self.times[name] = time.time() - start
-            log(f"{name}: {self.times[name]:.0f} s")
-        return cm()
+    def phase(self, name: str) -> None:
+        if name not in self.NEEDS:
+            raise ValueError(f"no rehearsal phase {name!r}; the phases: {', '.join(self.PHASES)}")
+        for need in self.NEEDS[name]:
+            self.phase(need)
+        if name in self.problems:
+            if self.problems[name]:
+                raise PhaseFailed(f"phase {name} failed: " + "; ".join(self.problems[name]))
+            return
+        why = engine_available()
+        if why:
+            raise PhaseFailed(f"phase {name}: {why}")
+        self.problems[name] = []
+        self._current = name
+        started = time.time()
+        self.log(f"phase {name} ...")
+        try:
+            getattr(self, f"_{name}")()
+        except Exception as e:
+            self.problems[name].append(f"{type(e).__name__}: {str(e)[-3000:]}")
+        self.times[name] = time.time() - started
+        self.log(f"phase {name}: {'passed' if not self.problems[name] else 'FAILED'} in {self.times[name]:.0f} s")
+        if self.problems[name]:
+            raise PhaseFailed(f"phase {name} failed: " + "; ".join(self.problems[name]))
+
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.problems[self._current].append(what)
+        self.log(("ok: " if ok else "FAILED: ") + what)
+
+    def close(self) -> None:
+        from components.contract.storage import _client
+
+        try:
+            self.stack.close()
+            self.podman.cleanup()
+        finally:
+            os.environ.clear()
+            os.environ.update(self.environ)
+            _client.cache_clear()
+        if self.work.exists():
+            (self.work / "rehearsal.json").write_text(json.dumps(
+                {"times": self.times, "problems": self.problems, **self.report}, indent=2))
+
+    def _services(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.stack.callback(self.podman.cleanup)
+        self.podman.cleanup()
+        self.svc = Services(self.work, self.podman).start(self.stack)
+        self.start_kube_api(self.stack)
+        os.environ.update({"AWS_ENDPOINT_URL": self.svc.s3.endpoint, **self.svc.keys})
+        from components.contract.storage import _client
+        _client.cache_clear()
+        self.config_path = self.config()
+        s3 = self.svc.s3.client()
+        files = corpus_files()
+        for key, body in files.items():
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        self.log(f"uploaded {len(files)} files ({sum(map(len, files.values())) / 1e6:.1f} MB) to the config's "
+                 f"globs under s3://{BUCKET}/raw/")
+
+    def _local(self) -> None:
+        self.local_digests = self.run_local()
+
+    def _airflow(self) -> None:
+        self.handoff = self.run_airflow()
+
+    def _trainjob(self) -> None:
+        self.check_trainer(self.trainer, self.handoff["pretrain"])
+
+    def _lineage(self) -> None:
+        self.report["airflow"] = self.check_lineage(self.handoff, champion=True)
+        self.check_digests()
+
+    def _kfp(self) -> None:
+        # what the schedule finds since: one more news file under the config's glob
+        key, body = reviews_file(3)
+        self.svc.s3.client().put_object(Bucket=BUCKET, Key=key, Body=body)
+        self.log(f"uploaded s3://{BUCKET}/{key} ({len(body) / 1e3:.0f} kB): new data for the retraining")
+        self.run_kfp()
+
+    def _clean(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.check_clean()
 
     def config(self) -> Path:
         data = yaml.safe_load(CONFIG.read_text())
@@ -267,65 +361,9 @@ class Rehearsal:
         deep_update(data, {"s3_endpoint_url": self.svc.s3.endpoint,
                            "cluster": {"mlflow_tracking_uri": self.svc.mlflow_uri}})
         path = self.work / "polyglot-ko-1.3b.rehearsal.yaml"
-        path.write_text("# configs/polyglot-ko-1.3b.yaml with the rehearsal's size overrides (tests/rehearsal.py)\n"
-                        + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+        path.write_text("# configs/polyglot-ko-1.3b.yaml with the rehearsal's size overrides "
+                        "(tests/support/rehearsal.py)\n" + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
         return path
-
-    def run(self) -> int:
-        why = engine_available()
-        if why:
-            raise SystemExit(f"rehearsal: {why}")
-        self.work.mkdir(parents=True, exist_ok=True)
-        total = time.time()
-        with contextlib.ExitStack() as stack:
-            stack.callback(self.podman.cleanup)
-            self.podman.cleanup()
-            with self.timed("services"):
-                self.svc = Services(self.work, self.podman).start(stack)
-                self.start_kube_api(stack)
-            os.environ.update({"AWS_ENDPOINT_URL": self.svc.s3.endpoint, **self.svc.keys})
-            from components.contract.storage import _client
-            _client.cache_clear()
-            self.config_path = self.config()
-            with self.timed("upload corpus"):
-                s3 = self.svc.s3.client()
-                files = corpus_files()
-                for key, body in files.items():
-                    s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-                log(f"uploaded {len(files)} files ({sum(map(len, files.values())) / 1e6:.1f} MB) to the config's "
-                    f"globs under s3://{BUCKET}/raw/")
-            if self.local:
-                with self.timed("local run (to tokenize)"):
-                    self.local_digests = self.run_local()
-            with self.timed("airflow pods"):
-                self.handoff = self.run_airflow()
-            self.report = {"airflow": self.check_lineage(self.handoff, champion=True)}
-            if self.local:
-                self.check_digests()
-            if self.kfp:
-                # what the schedule finds since: one more news file under the config's glob
-                key, body = reviews_file(3)
-                self.svc.s3.client().put_object(Bucket=BUCKET, Key=key, Body=body)
-                log(f"uploaded s3://{BUCKET}/{key} ({len(body) / 1e3:.0f} kB): new data for the retraining")
-                with self.timed("kfp DockerRunner"):
-                    self.run_kfp()
-            with self.timed("clean in the image"):
-                self.check_clean()
-        self.times["total"] = time.time() - total
-        log("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.times.items()))
-        (self.work / "rehearsal.json").write_text(json.dumps({"times": self.times, "problems": self.problems,
-                                                              **getattr(self, "report", {})}, indent=2))
-        if self.problems:
-            for p in self.problems:
-                log(f"FAILED: {p}")
-            return 1
-        log("passed")
-        return 0
-
-    def expect(self, ok: bool, what: str) -> None:
-        if not ok:
-            self.problems.append(what)
-        log(("ok: " if ok else "FAILED: ") + what)
 
     # -------------------------------------------------------------------------------------------- local
 
@@ -355,23 +393,23 @@ class Rehearsal:
 
     def start_kube_api(self, stack: contextlib.ExitStack) -> None:
         """The Kubernetes API stand-in (HTTPS, a service account token) both passes' pretrain tasks submit to."""
-        from kube_api import FakeKube
+        from .kube_api import FakeKube
 
         sa_dir, tls, token = service_account_files(self.work / "kube", "polyglot-ko")
         self.kube = stack.enter_context(FakeKube(None, tls=tls, token=token))
         self.account = ServiceAccount(sa_dir, "127.0.0.1", self.kube.port)
 
     def run_airflow(self) -> dict[str, str]:
-        from airflow_render import graph_order, render
+        from .airflow_render import graph_order, render
         from components.contract.storage import Storage
-        from trainer_runtime import TorchRuntime, checkpoint_written
+        from .trainer_runtime import TorchRuntime, checkpoint_written
 
         cfg = yaml.safe_load(self.config_path.read_text())
         root = cfg["artifact_root"].rstrip("/")
         Storage().write_bytes(f"{root}/configs/polyglot_ko_cluster.yaml", self.config_path.read_bytes())
         tasks = render(self.config_path, self.work)["tasks"]
         order = graph_order(tasks)
-        log(f"Airflow cluster DAG: {len(order)} tasks, {sum(max(t['mapped'], 1) for t in tasks.values())} pods")
+        self.log(f"Airflow cluster DAG: {len(order)} tasks, {sum(max(t['mapped'], 1) for t in tasks.values())} pods")
         self.podman.secret("polyglot-ko-s3", self.svc.keys)
         self.podman.secret("polyglot-ko-mlflow", self.svc.pipeline_env())
         self.podman.volume(CHECKPOINT_CLAIM)
@@ -379,7 +417,7 @@ class Rehearsal:
                                       "{{.Mountpoint}}").stdout.strip())
         self.pods_run = 0
         account = self.account
-        runtime = TorchRuntime(self.podman, account, kill=(1, checkpoint_written(volume_dir)), log=log)
+        runtime = TorchRuntime(self.podman, account, kill=(1, checkpoint_written(volume_dir)), log=self.log)
         self.kube.controller = runtime
         for name in order:
             t = tasks[name]
@@ -394,7 +432,7 @@ class Rehearsal:
                 started = time.time()
                 result = self.podman.run_pod(local, timeout=1800)
                 self.pods_run += 1
-                log(f"pod {local['metadata']['name']}: exit {result.code} in {time.time() - started:.0f} s")
+                self.log(f"pod {local['metadata']['name']}: exit {result.code} in {time.time() - started:.0f} s")
                 (self.work / "logs").mkdir(exist_ok=True)
                 (self.work / "logs" / f"{local['metadata']['name']}.log").write_text(result.logs)
                 if result.code != 0:
@@ -406,7 +444,6 @@ class Rehearsal:
         uris = {}
         for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
             uris[stage] = Storage().read_bytes(f"{handoff}/{stage}.uri").decode().strip()
-        self.check_trainer(runtime, uris["pretrain"])
         steps = Storage().list_files(f"{uris['tokenize']}/steps")
         self.expect(bool(steps) and all(n.endswith("/part.json") for n in steps),
                     "tokenize's shards published their segments beside the stage and kept no copy in their parts")
@@ -427,7 +464,7 @@ class Rehearsal:
                         "the restarted nodes resumed from the last checkpoint and finished")
             if resumed:
                 line = next(x for x in resumed[0].splitlines() if "(resumed)" in x)
-                log(f"restart: {line.strip()}")
+                self.log(f"restart: {line.strip()}")
         model = read_manifest(Storage(), pretrain_uri)
         self.expect(model.stats.get("steps") == SIZE["pretrain"]["steps"],
                     f"the trained model has all {SIZE['pretrain']['steps']} steps ({model.stats.get('steps')})")
@@ -491,19 +528,19 @@ class Rehearsal:
 
     def run_kfp(self) -> None:
         """The retraining run: the champion the Airflow pass registered is what `champion` resolves to."""
-        from kfp_docker import run_cluster_pipeline
-        from trainer_runtime import TorchRuntime
+        from .kfp_docker import run_cluster_pipeline
+        from .trainer_runtime import TorchRuntime
 
         cfg = yaml.safe_load(self.config_path.read_text())
         config_uri = f"{cfg['artifact_root'].rstrip('/')}/configs/polyglot_ko_cluster.yaml"
-        runtime = TorchRuntime(self.podman, self.account, log=log)
+        runtime = TorchRuntime(self.podman, self.account, log=self.log)
         self.kube.controller = runtime
         result = run_cluster_pipeline(self.config_path, config_uri, self.work / "kfp", self.podman,
                                       {**self.svc.keys, **self.svc.pipeline_env()}, kube_api=self.account)
         runtime.join(60)
         summary = json.loads(result)
         got = {s: v["uri"] for s, v in summary["stages"].items()}
-        log(f"KFP DockerRunner: {len(summary['stages'])} stages, model {summary.get('model_uri')}, "
+        self.log(f"KFP DockerRunner: {len(summary['stages'])} stages, model {summary.get('model_uri')}, "
             f"aliases {summary.get('aliases')}")
         self.expect(set(got) == set(self.handoff), f"the KFP run handed on every stage ({', '.join(got)})")
         self.expect(got.get("train-tokenizer") == self.handoff["train-tokenizer"],
@@ -525,14 +562,27 @@ class Rehearsal:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=ROOT / "workdir" / "rehearsal")
-    ap.add_argument("--no-kfp", action="store_true", help="skip the KFP DockerRunner pass")
-    ap.add_argument("--no-local", action="store_true", help="skip the local run the digests are compared with")
+    ap.add_argument("--phase", action="append", choices=Rehearsal.PHASES,
+                    help="a phase to run, with the phases it needs (repeatable; default: every phase)")
     a = ap.parse_args(argv)
-    # the environment's own tools (weed, mlflow), as when it is activated
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     import shutil
     shutil.rmtree(a.workdir, ignore_errors=True)
-    return Rehearsal(a.workdir.resolve(), kfp=not a.no_kfp, local=not a.no_local).run()
+    # the environment's own tools (weed, mlflow), as when it is activated
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    rehearsal = Rehearsal(a.workdir.resolve())
+    failed = []
+    try:
+        for name in a.phase or Rehearsal.PHASES:
+            try:
+                rehearsal.phase(name)
+            except PhaseFailed as e:
+                failed.append(name)
+                log(str(e)[:4000])
+    finally:
+        rehearsal.close()
+    log("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in rehearsal.times.items()))
+    log(f"FAILED: {', '.join(failed)}" if failed else "passed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

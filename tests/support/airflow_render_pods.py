@@ -1,6 +1,6 @@
 """Run in the Airflow environment: parse the cluster DAG and print every task's pod, rendered offline, as JSON.
 
-    KUBECONFIG=<dummy> POLYGLOT_KO_CLUSTER_CONFIG=<config> .venv-airflow/bin/python tests/airflow_render_pods.py
+    KUBECONFIG=<dummy> POLYGLOT_KO_CLUSTER_CONFIG=<config> .venv-airflow/bin/python tests/support/airflow_render_pods.py
 """
 import json
 import sys
@@ -9,7 +9,7 @@ from pathlib import Path
 from airflow.dag_processing.dagbag import DagBag
 from kubernetes.client import ApiClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 bag = DagBag(dag_folder=str(ROOT / "dags" / "polyglot_ko_cluster_dag.py"))
 if bag.import_errors:
     print(json.dumps({"import_errors": {k: str(v) for k, v in bag.import_errors.items()}}))

@@ -1,7 +1,9 @@
 """Real services on loopback for the tests: an S3-compatible server (SeaweedFS's `weed`, from PyPI)."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -11,10 +13,15 @@ from pathlib import Path
 ACCESS_KEY, SECRET_KEY = "polyglot-test", "polyglot-test-secret"  # pragma: allowlist secret (the loopback test server's own)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (and to bind(0))."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_GIVEN: set[int] = set()      # handed out by this process: never twice, even before a server has bound it
 
 
 def _bindable(port: int) -> bool:
@@ -26,23 +33,67 @@ def _bindable(port: int) -> bool:
             return False
 
 
-def free_port_pair(offset: int) -> int:
-    """A free port P on loopback with P + offset free too (and below 65536)."""
-    for _ in range(200):
-        port = free_port()
-        if port + offset < 65536 and _bindable(port + offset):
+def free_port(offset: int = 0) -> int:
+    """A free loopback port P for a server the tests start (with P + offset free too, when given).
+
+    Chosen below the kernel's ephemeral range: a port from bind(0) is one the kernel also gives to outgoing
+    connections, so between choosing it and the server binding it, any client in the process (boto3, MLflow,
+    a shard worker) could take it as its source port and the server would exit at start. Below the range, only
+    another server can take it, and this process never hands the same one out twice."""
+    import random
+
+    top = _ephemeral_floor() - 1 - offset
+    for _ in range(500):
+        port = random.randint(10_240, top)
+        if port in _GIVEN or (offset and port + offset in _GIVEN):
+            continue
+        if _bindable(port) and (not offset or _bindable(port + offset)):
+            _GIVEN.update({port, port + offset})
             return port
-    raise RuntimeError(f"no free pair of loopback ports {offset} apart")
+    raise RuntimeError(f"no free loopback port below {top + offset + 1}")
+
+
+def log_tail(path: Path, size: int = 3000) -> str:
+    """The end of a server's log, for the message of a failed start."""
+    try:
+        return path.read_bytes()[-size:].decode(errors="replace")
+    except OSError as e:
+        return f"(no log: {e})"
+
+
+def _launch(cmd: list[str], log_path: Path, healthy, timeout: float):
+    """Start a server and wait until `healthy()` (its health check) answers: (process, its log file, True); or
+    (process, closed log, False) when it exited first. One that neither answers nor exits within `timeout` is
+    killed, and the error quotes the end of its log."""
+    import signal
+
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            return proc, log, False
+        try:
+            if healthy():
+                return proc, log, True
+        except Exception:
+            pass
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    log.close()
+    raise RuntimeError(f"{Path(cmd[0]).name} did not answer its health check in {timeout:.0f} s; the end of "
+                       f"{log_path}:\n{log_tail(log_path)}")
 
 
 class SeaweedS3:
     """`weed mini` bound to 127.0.0.1 with telemetry off; every port it listens on chosen free.
 
     Left to itself, `weed mini` also listens on fixed ports (admin 23646 and its gRPC 33646, Iceberg 8181, Lance
-    9101) and derives each gRPC port as HTTP port + 10000 (wrapping past 65535): a second server on the same host,
-    or a derived port already taken, makes it exit at start. So every port is given, each HTTP port with its
-    gRPC port at +10000 (the admin's worker dials that offset whatever its flag says), and Iceberg and Lance are
-    off."""
+    9101) and derives each gRPC port as HTTP port + 10000 (wrapping past 65535), ports nobody checked were free.
+    So every port is given, each HTTP port with its gRPC port at +10000 (the admin's worker dials that offset
+    whatever its flag says), and Iceberg and Lance are off."""
 
     SERVERS = ("s3", "master", "volume", "filer", "admin")
 
@@ -56,7 +107,7 @@ class SeaweedS3:
         # fixed for the server's lifetime, so a stop() and start() comes back at the same address with the same data
         self.ports = {}
         for name in self.SERVERS:
-            http = free_port_pair(10_000)
+            http = free_port(offset=10_000)
             self.ports[f"{name}.port"], self.ports[f"{name}.port.grpc"] = http, http + 10_000
         self.port = self.ports["s3.port"]
 
@@ -75,34 +126,22 @@ class SeaweedS3:
             {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}], "actions": ["Admin", "Read", "Write", "List"]}]}))
         # a port taken between choosing it and weed binding it makes weed exit: before the first successful
         # start nothing is stored yet, so choose again; after it, the ports must stay (clients hold the address)
-        for attempt in range(3):
+        for attempt in range(1 if self.started else 3):
+            if attempt:
+                self._pick_ports()
             if self._start_once(weed, data, cfg, timeout):
                 self.started = True
                 return self
-            if self.started or attempt == 2:
-                break
-            self._pick_ports()
-        tail = (self.root / "weed.log").read_bytes()[-2000:].decode(errors="replace")
-        raise RuntimeError(f"weed exited early; the end of {self.root / 'weed.log'}:\n{tail}")
+        raise RuntimeError(f"weed exited early; the end of {self.root / 'weed.log'}:\n"
+                           f"{log_tail(self.root / 'weed.log')}")
 
     def _start_once(self, weed: str, data: Path, cfg: Path, timeout: float) -> bool:
         cmd = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
                "-admin.ui=false", "-webdav=false", f"-s3.config={cfg}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                *[f"-{k}={v}" for k, v in self.ports.items()]]
-        self.log = open(self.root / "weed.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                self.log.close()
-                return False
-            try:
-                self.client().list_buckets()
-                return True
-            except Exception:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("S3 server did not come up")
+        self.proc, self.log, up = _launch(cmd, self.root / "weed.log", lambda: self.client().list_buckets(),
+                                          timeout)
+        return up
 
     def client(self):
         import boto3
@@ -122,13 +161,33 @@ class SeaweedS3:
             self.log.close()
 
 
+@contextlib.contextmanager
+def s3_env(server: SeaweedS3):
+    """AWS_* pointing at `server` inside the block (boto3 clients made afresh on both sides of it)."""
+    from components.contract.storage import _client
+
+    env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": server.endpoint}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    _client.cache_clear()
+    try:
+        yield server
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        _client.cache_clear()
+
+
 class MlflowServer:
     """`mlflow server` on 127.0.0.1 with a SQLite backend; stop() and start() again keep its data."""
 
     def __init__(self, root: Path, port: int | None = None, backend: str | None = None):
         self.root = root
+        self.fixed_port = port is not None
         self.port = port or free_port()
         self.proc = None
+        self.started = False
         self.backend = backend          # default: SQLite in root
 
     @property
@@ -136,26 +195,32 @@ class MlflowServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90.0) -> "MlflowServer":
+        """Start it and wait for /health. A first start that exits (its port taken meanwhile) is tried once more
+        on a fresh port; once it has run, it keeps its address (clients hold it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        retries = 0 if self.started or self.fixed_port else 1
+        for attempt in range(retries + 1):
+            if attempt:
+                self.port = free_port()
+            if self._start_once(timeout):
+                self.started = True
+                return self
+        raise RuntimeError(f"mlflow server exited early; the end of {self.root / 'server.log'}:\n"
+                           f"{log_tail(self.root / 'server.log')}")
+
+    def _start_once(self, timeout: float) -> bool:
         import sys
         import urllib.request
 
-        self.root.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
                "--workers", "1", "--backend-store-uri", self.backend or f"sqlite:///{self.root / 'mlflow.db'}",
                "--artifacts-destination", str(self.root / "artifacts")]
-        self.log = open(self.root / "server.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlflow server exited early; see {self.root / 'server.log'}")
-            try:
-                with urllib.request.urlopen(self.uri + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("mlflow server did not come up")
+        def healthy() -> bool:
+            with urllib.request.urlopen(self.uri + "/health", timeout=2) as r:
+                return r.status == 200
+
+        self.proc, self.log, up = _launch(cmd, self.root / "server.log", healthy, timeout)
+        return up
 
     def stop(self) -> None:
         import os
@@ -207,8 +272,18 @@ class PostgresServer:
             self.root.mkdir(parents=True, exist_ok=True)
         data = self.root / "pgdata"
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-w", "-o",
-                  f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start")
+        # pg_ctl -w waits until the server accepts connections; a start that fails (its port taken meanwhile) is
+        # tried once more on a fresh port, and a second failure says why from the server's log
+        for attempt in range(2):
+            try:
+                self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"), "-w",
+                          "-o", f"-h 127.0.0.1 -p {self.port} -k {self.root}", "start")
+                break
+            except RuntimeError as e:
+                if attempt:
+                    raise RuntimeError(f"{e}\nthe end of {self.root / 'server.log'}:\n"
+                                       f"{log_tail(self.root / 'server.log')}") from None
+                self.port = free_port()
         self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "mlflow")
         return self
 

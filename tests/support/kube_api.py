@@ -12,7 +12,7 @@ import re
 import threading
 from urllib.parse import parse_qs, urlparse
 
-from loopback import JsonHandler, LoopbackServer
+from .loopback import JsonHandler, LoopbackServer
 
 _CUSTOM = re.compile(r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)"
                      r"(?:/(?P<name>[^/]+))?$")

@@ -30,7 +30,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from containers import CONF, SA_DIR, Podman, ServiceAccount
+from .containers import CONF, SA_DIR, Podman, ServiceAccount
 
 
 def _engine_conf(work: Path, env: dict[str, str], volumes: list[str]) -> Path:

@@ -3,7 +3,7 @@
 Each drill runs the tiny config's corpus stages (or a part of them) in a subprocess, as a user would, against a
 real S3-compatible server on loopback, breaks something, and checks that nothing is lost: the run completes or
 fails with a message naming the cause, and the artifacts equal an undisturbed run's (same digests). Used by
-tests/test_drills.py and by `make drills` (tests/run_drills.py), which prints the table for the README.
+tests/test_drills.py and by `make drills` (tests/support/run_drills.py), which prints the table for the README.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from . import ROOT
 CLI = str(Path(sys.executable).parent / "polyglot-ko")
 CORPUS = ["collect", "curate"]
 
@@ -270,7 +270,7 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
     metrics arrive exactly once."""
     from mlflow import MlflowClient
 
-    from services import MlflowServer
+    from .services import MlflowServer
     from training.launch import torchrun_command
     server = MlflowServer(work / "mlflow-drill").start()
     try:
