@@ -53,7 +53,9 @@ def kobest_suite(source: str, kobest_dir: Path, tasks, tmp: Path):
         return [f"kobest_{t}" for t in tasks], TaskManager(), {}
     data_counts = write_jsonl(kobest_dir, tmp / "data", tasks)
     names = write_tasks(tmp / "data", tmp / "tasks", tasks)
-    return names, TaskManager(include_path=str(tmp / "tasks")), data_counts
+    # only the copied tasks: indexing the harness's thousands of built-in task files costs about 6 s a manager,
+    # paid by every evaluation and every evaluating trainer (the copies need none of them)
+    return names, TaskManager(include_path=str(tmp / "tasks"), include_defaults=False), data_counts
 
 
 def score_kobest(model, names: list[str], manager, shots: int, limit: int | None, batch_size: int,

@@ -52,11 +52,12 @@ MLFLOW_BUCKET = "mlflow"
 CHECKPOINT_CLAIM = "polyglot-ko-checkpoints"
 
 # Only sizes change (and what a CPU host needs instead of GPUs); every other setting is the published config's.
+# Two shards a step prove the fan-out (every pod is a container that starts the CLI: a third costs seconds each).
 SIZE = {
-    "collect": {"world_size": 4},
-    "curate": {"world_size": 4, "dedup_buckets": 4},
+    "collect": {"world_size": 2},
+    "curate": {"world_size": 2, "dedup_buckets": 2},
     "train_tokenizer": {"vocab_size": 2000, "sample_chars": 1_000_000},
-    "tokenize": {"world_size": 4, "validation_fraction": 0.05},
+    "tokenize": {"world_size": 2, "validation_fraction": 0.05},
     "pretrain": {"preset": "micro", "device": "cpu", "nodes": 2, "nproc": 1, "seq_length": 64,
                  "micro_batch_size": 4, "global_batch_tokens": 512, "train_tokens": None, "steps": 300,
                  "warmup_steps": 10, "checkpoint_every": 100, "log_every": 50, "precision": "fp32",
