@@ -60,11 +60,16 @@ class TinyRun:
         return read_manifest(Storage(), self.summary["stages"][stage]["uri"])
 
 
+# Written by MLflow itself whenever a registered model is loaded (`models:/NAME@alias`), into the local artifact
+# store it reads from: a reader's trace, not a change a test made.
+_READ_TRACES = {".run.lock", "registered_model_meta"}
+
+
 def _fingerprint(workdir: Path) -> str:
     """Every file under the workdir (name, size, modification time) and the tracking store's bytes."""
     h = hashlib.sha256()
     for p in sorted(workdir.rglob("*")):
-        if p.is_file() and p.name != ".run.lock":
+        if p.is_file() and p.name not in _READ_TRACES:
             st = p.stat()
             h.update(f"{p.relative_to(workdir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     h.update((workdir / "mlflow.db").read_bytes())
@@ -131,11 +136,11 @@ def _cli_run(run: TinyRun, *args: str) -> tuple[str, str]:
     return new, out.getvalue()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def tiny_reruns(_tiny_run):
-    """Two more runs on the shared tiny run's workdir, for one module's tests to read; the workdir is put back as
-    it was when the module ends. (A copy elsewhere would not do: paths inside the store are absolute, so the runs
-    are made where the first one was, from a copy kept beside it.)"""
+    """Two more runs on the shared tiny run's workdir, for the tests of one class to read; the workdir is put back
+    as it was when the class ends, before any other test reads it. (A copy elsewhere would not do: paths inside the
+    store are absolute, so the runs are made where the first one was, from a copy kept beside it.)"""
     run, fingerprint = _tiny_run
     assert _fingerprint(run.workdir) == fingerprint
     saved = run.workdir.with_name(run.workdir.name + ".saved")
@@ -149,7 +154,21 @@ def tiny_reruns(_tiny_run):
     finally:
         shutil.rmtree(run.workdir)
         saved.rename(run.workdir)
+        _drop_connections(run.tracking_uri)
     assert _fingerprint(run.workdir) == fingerprint
+
+
+def _drop_connections(tracking_uri: str) -> None:
+    """MLflow keeps one SQLAlchemy engine per store URI for the process: its pooled connections still hold the
+    replaced database file (unlinked, so read-only to them). Dropping them makes the next use open the file that is
+    there now."""
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as Registry
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as Tracking
+
+    for store in (Tracking, Registry):
+        engine = store._engine_map.get(tracking_uri)
+        if engine is not None:
+            engine.dispose()
 
 
 # ------------------------------------------------------------------------------------------ services
@@ -175,6 +194,22 @@ def s3(_s3_server):
         yield _s3_server
     if _s3_server.proc is None or _s3_server.proc.poll() is not None:
         _s3_server.start()          # a test left it stopped: the next one gets it back, at the same address
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """An MLflow tracking server over HTTP on loopback, PostgreSQL behind it where PostgreSQL is installed (else
+    SQLite), one for the session."""
+    from tests.support.services import MlflowServer, PostgresServer
+
+    root = tmp_path_factory.mktemp("mlflow-server")
+    pg = PostgresServer(root / "pg")
+    backend = pg.start().uri if pg.bindir is not None else None
+    server = MlflowServer(root / "mlflow", backend=backend).start()
+    yield server
+    server.stop()
+    if backend:
+        pg.stop()
 
 
 def pytest_collection_modifyitems(config, items):

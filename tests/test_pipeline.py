@@ -106,36 +106,74 @@ def test_registered_model_leads_back_to_every_upstream_artifact(tiny_pipeline):
     assert out.startswith("오늘 영화는") and len(out) > len("오늘 영화는")
 
 
-def test_second_run_is_all_cache_hits(tiny_reruns):
-    import os
-    assert "MLFLOW_TRACKING_URI" not in os.environ, "a run must not point later runs at its own store"
-    assert tiny_reruns.again_out.count("cache hit") == len(STAGES), tiny_reruns.again_out
-    client = tiny_reruns.client()
-    hits = _children(client, tiny_reruns.again)
-    assert len(hits) == len(STAGES) and all(r.data.tags["cache_hit"] == "true" for r in hits)
-    first = {r.info.run_name: r.info.run_id for r in _children(client, tiny_reruns.first.parent_run_id)}
-    assert all(r.data.tags["cache.source_run_id"] == first[r.info.run_name] for r in hits)
-    versions = client.search_model_versions("name='polyglot-ko-tiny'")
-    assert sorted(v.version for v in versions) == ["1", "2"], "a cache hit registers nothing new; the change does"
+class TestRunsAddedToIt:
+    """`tiny_reruns`: the same config again, then one parameter changed."""
+
+    def test_second_run_is_all_cache_hits(self, tiny_reruns):
+        import os
+        assert "MLFLOW_TRACKING_URI" not in os.environ, "a run must not point later runs at its own store"
+        assert tiny_reruns.again_out.count("cache hit") == len(STAGES), tiny_reruns.again_out
+        client = tiny_reruns.client()
+        hits = _children(client, tiny_reruns.again)
+        assert len(hits) == len(STAGES) and all(r.data.tags["cache_hit"] == "true" for r in hits)
+        first = {r.info.run_name: r.info.run_id for r in _children(client, tiny_reruns.first.parent_run_id)}
+        assert all(r.data.tags["cache.source_run_id"] == first[r.info.run_name] for r in hits)
+        versions = client.search_model_versions("name='polyglot-ko-tiny'")
+        assert sorted(int(v.version) for v in versions) == [1, 2], "a cache hit registers nothing new; the change does"
+
+    def test_changing_one_parameter_reruns_only_that_stage_and_downstream(self, tiny_reruns):
+        lines = {ln.split()[0]: ln for ln in tiny_reruns.changed_out.splitlines() if ln.startswith("  ")}
+        assert "ran" in lines["evaluate"] and "ran" in lines["register"]
+        mv = tiny_reruns.client().get_model_version("polyglot-ko-tiny", "2")
+        assert mv.tags["promotion.decision"] in ("champion", "challenger") and mv.tags["promotion.reason"]
+        assert mv.run_id in {r.info.run_id for r in _children(tiny_reruns.client(), tiny_reruns.changed)}
 
 
-def test_changing_one_parameter_reruns_only_that_stage_and_downstream(tiny_reruns):
-    lines = {ln.split()[0]: ln for ln in tiny_reruns.changed_out.splitlines() if ln.startswith("  ")}
-    assert "ran" in lines["evaluate"] and "ran" in lines["register"]
-    assert {name for name, ln in lines.items() if "cache hit" in ln} >= {"collect", "curate", "pretrain"}
-    mv = tiny_reruns.client().get_model_version("polyglot-ko-tiny", "2")
-    assert mv.tags["promotion.decision"] in ("champion", "challenger") and mv.tags["promotion.reason"]
-    assert mv.run_id in {r.info.run_id for r in _children(tiny_reruns.client(), tiny_reruns.changed)}
+# what must be byte for byte the same wherever the pipeline runs: whole artifacts up to tokenize, and the files of
+# the later ones that do not carry run times or run ids
+SAME_FILES = {"collect": None, "curate": None, "train-tokenizer": None, "tokenize": None,
+              "pretrain": ["hf/model.safetensors", "hf/config.json", "hf/tokenizer.json"],
+              "evaluate": ["metrics.json", "generations.json", "kobest_f1_0shot.png"]}
 
 
-def test_kfp_local_runner_runs_the_same_graph(tmp_path):
+def test_kfp_local_runner_against_s3_and_an_mlflow_server_gives_the_local_runs_bytes(tiny_pipeline, s3, mlflow_server,
+                                                                                    tmp_path, monkeypatch):
+    """The same graph on KFP's local runner (every task a subprocess), its artifacts in a real S3 server and its
+    lineage in an MLflow tracking server over HTTP (PostgreSQL behind it where installed): the same bytes as the
+    local runner's run on local disk and SQLite, and the registered model's lineage on the server.
+
+    Over a minute: the whole tiny pipeline once more, each task a process that starts the CLI."""
+    from mlflow import MlflowClient
+
+    from components.contract.manifest import read_manifest
     from dags.kfp_pipeline import run_local
+    from tests.support.services import PostgresServer
 
-    summary = run_local("configs/tiny.yaml", tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    summary = run_local("configs/tiny.yaml", tmp_path, ["artifact_root=s3://artifacts/kfp"])
     assert list(summary["stages"]) == STAGES
     assert summary["model_uri"] == "models:/polyglot-ko-tiny@champion"
     assert set(summary["kobest"]) == {"boolq", "copa", "hellaswag", "sentineg", "wic"}
-    assert sorted(manifests(tmp_path)) == sorted(STAGES)
+    storage = Storage()
+    for stage in STAGES:
+        remote = read_manifest(storage, summary["stages"][stage]["uri"])
+        assert remote.uri.startswith(f"s3://artifacts/kfp/{stage}/") and verify(storage, remote) == [], stage
+        local = tiny_pipeline.manifest(stage)
+        files = SAME_FILES.get(stage, [])
+        if files is None:
+            assert remote.digest == local.digest, stage
+        else:
+            ours = {f.name: f.sha256 for f in remote.files}
+            theirs = {f.name: f.sha256 for f in local.files}
+            for name in files:
+                assert ours[name] == theirs[name], (stage, name)
+    client = MlflowClient(mlflow_server.uri)
+    mv = client.get_model_version_by_alias("polyglot-ko-tiny", "champion")
+    assert mv.tags["lineage.tokenize.digest"] == tiny_pipeline.manifest("tokenize").digest
+    runs = client.search_runs([client.get_experiment_by_name("polyglot-ko-tiny").experiment_id])
+    assert {r.info.run_name for r in runs} >= {"collect", "curate", "pretrain", "register"}
+    if PostgresServer._bindir() is not None:
+        assert mlflow_server.backend.startswith("postgresql+psycopg2://"), "PostgreSQL is installed: it is used"
 
 
 def test_compiled_local_pipeline_yaml_has_every_stage(tmp_path):

@@ -15,11 +15,6 @@ pytestmark = pytest.mark.slow
 MODEL = EXPERIMENT = "polyglot-ko-tiny"
 
 
-@pytest.fixture(scope="module")
-def store(tiny_reruns):
-    return tiny_reruns
-
-
 def _client(store):
     return store.client()
 
@@ -35,92 +30,6 @@ def _first_parent(store):
     return _run_and_children(store.client(), store.first.parent_run_id)
 
 
-def test_the_experiment_and_the_parent_run_explain_themselves(store, tmp_path):
-    client = _client(store)
-    exp, parent, children = _first_parent(store)
-    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
-    assert "runs of the Polyglot-Ko training pipeline" in exp.tags["mlflow.note.content"]
-    note = parent.data.tags["mlflow.note.content"]
-    for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
-        digest = next(r for r in children if r.info.run_name == stage).data.tags["artifact.digest"]
-        assert f"| {stage} | ran | `{digest[:12]}` |" in note, note
-    assert "**Records**" in note and "**Tokens**" in note and "| boolq |" in note
-    png = Path(client.download_artifacts(parent.info.run_id, "lineage.png", str(tmp_path)))
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-
-    # a cache-hit run says so in its summary
-    hit = client.get_run(store.again).data.tags["mlflow.note.content"]
-    assert "| collect | cache hit |" in hit and "| register | cache hit |" in hit, hit
-
-
-def test_metrics_are_time_series_and_stats_are_tags_and_a_table(store, tmp_path):
-    client = _client(store)
-    _, _, children = _first_parent(store)
-    by_name = {r.info.run_name: r for r in children}
-    for name, run in by_name.items():
-        if name == "pretrain":
-            continue
-        if name == "register":     # the KoBEST scores linked to the registered LoggedModel (its page shows them)
-            assert all(k.startswith("kobest_") or k == "validation_perplexity" for k in run.data.metrics), name
-            continue
-        assert run.data.metrics == {}, f"{name} logs one-off numbers as metrics: {sorted(run.data.metrics)}"
-        assert "stats.seconds" in run.data.tags and run.data.tags["mlflow.note.content"].startswith(f"**{name}**")
-    assert int(by_name["curate"].data.tags["stats.records_out"]) > 0
-    table = json.loads(Path(client.download_artifacts(by_name["curate"].info.run_id, "stats.json",
-                                                      str(tmp_path))).read_text())
-    assert table["columns"] == ["name", "value"]
-    figures = {name: value for name, value in table["data"]}
-    assert figures["records_out"] == int(by_name["curate"].data.tags["stats.records_out"])
-    assert "dropped.too_short" in figures
-
-    pretrain = by_name["pretrain"]
-    names = sorted(pretrain.data.metrics)
-    assert {"train/loss", "train/lr", "train/tokens_per_s", "system/memory_gb", "eval/validation_loss",
-            "eval/kobest_mean_f1", "forward_time/slowest_rank"} <= set(names), names
-    for key in names:
-        assert "/" in key, f"{key}: an ungrouped metric"
-        assert len(client.get_metric_history(pretrain.info.run_id, key)) >= 2, f"{key} is a one-value metric"
-
-
-def test_the_registry_explains_every_version_against_the_champion(store, tmp_path):
-    client = _client(store)
-    rm = client.get_registered_model(MODEL)
-    assert "**Promotion.**" in rm.description and "polyglot-ko rollback" in rm.description
-    v1, v2 = client.get_model_version(MODEL, "1"), client.get_model_version(MODEL, "2")
-    for v in (v1, v2):
-        first = v.description.splitlines()[0]
-        assert first.startswith(f"Gate: {v.tags['promotion.decision']} · {MODEL} v{v.version}, preset micro")
-        assert len(v.description) <= 5000 and not v.description.startswith("---")
-        assert f"`{v.tags['lineage.tokenize.digest'][:16]}`" in v.description
-        assert "#/experiments/" in v.description and v.tags["lineage.tokenize.run_id"] in v.description
-    assert "| task | this version |" in v1.description, "v1 had no champion to stand beside"
-    assert "champion (v1)" in v2.description and "| **mean** |" in v2.description
-
-    # v2's comparison report, logged with the version, agrees with the registry's tags
-    report = Path(client.download_artifacts(v2.run_id, "comparison.json", str(tmp_path)))
-    data = json.loads(report.read_text())
-    assert data["champion_version"] == "1" and data["decision"] == v2.tags["promotion.decision"]
-    for shots, deltas in data["kobest_f1_delta"].items():
-        for task, d in deltas.items():
-            new = float(v2.tags[f"eval.kobest.{shots}shot.{task}.f1"])
-            old = float(v1.tags[f"eval.kobest.{shots}shot.{task}.f1"])
-            assert d == pytest.approx(new - old, abs=1e-5)
-    md = Path(client.download_artifacts(v2.run_id, "comparison.md", str(tmp_path))).read_text()
-    assert "## What changed in the data" in md and "| records_out |" in md and "Tokenizer: the same" in md
-
-
-@pytest.fixture(scope="module")
-def ui(store, tmp_path_factory):
-    if (why := missing()):
-        pytest.skip(why)
-    server = MlflowServer(tmp_path_factory.mktemp("ui"), backend=store.first.tracking_uri).start()
-    try:
-        with Browser() as browser:
-            yield server.uri, browser, pages(store.first.tracking_uri, EXPERIMENT, MODEL, "2")
-    finally:
-        server.stop()
-
-
 # every chart card of the run's metric page: its title, bars drawn, line traces drawn
 CARDS = """return Array.from(document.querySelectorAll("[data-testid='experiment-view-compare-runs-card']")).map(
   c => [c.innerText.split('\\n')[0], c.querySelectorAll('.barlayer .point').length,
@@ -131,35 +40,123 @@ SCROLL_LAST = """const c = document.querySelectorAll("[data-testid='experiment-v
   c[c.length - 1].scrollIntoView()"""
 
 
-def test_the_four_pages_in_a_browser(ui):
-    base, b, routes = ui
-    text = b.open(f"{base}/{routes['experiment']}", "pipeline-")
-    assert "runs of the Polyglot-Ko training pipeline" in text, "the experiment's description"
-    assert "Token Usage" not in text and "Evaluation runs" not in text, "the GenAI overview, not the training view"
+@pytest.fixture(scope="class")
+def ui(tiny_reruns, tmp_path_factory):
+    if (why := missing()):
+        pytest.skip(why)
+    server = MlflowServer(tmp_path_factory.mktemp("ui"), backend=tiny_reruns.first.tracking_uri).start()
+    try:
+        with Browser() as browser:
+            yield server.uri, browser, pages(tiny_reruns.first.tracking_uri, EXPERIMENT, MODEL, "2")
+    finally:
+        server.stop()
 
-    b.open(f"{base}/{routes['pretrain']}", "Add chart", until_css=SECTIONS)
-    sections = {s.split("\n")[0]: s.split("\n")[1] for s in b.elements_text(SECTIONS)}
-    assert {"train", "eval", "forward_time"} <= set(sections), sections
-    assert sections.get("Model metrics", "(0)") == "(0)", "ungrouped metrics land in MLflow's catch-all section"
-    cards: dict[str, tuple] = {}
-    for _ in range(40):          # charts are drawn once scrolled to: scroll to the last one until none is new
-        found = b.driver.execute_script(CARDS)
-        new = {t: (t, bars, lines) for t, bars, lines in found if bars or lines}
-        if set(new) <= set(cards) and cards:
-            break
-        cards.update(new)
-        b.driver.execute_script(SCROLL_LAST)
-        time.sleep(1.5)
-    cards = list(cards.values())
-    titles = {t for t, _, _ in cards}
-    assert {"loss", "lr", "kobest_mean_f1", "validation_loss"} <= titles, titles
-    assert all(lines and not bars for _, bars, lines in cards), f"one-value (bar) charts: {cards}"
 
-    text = b.open(f"{base}/{routes['model']}", "Promotion")
-    assert "polyglot-ko rollback" in text and text.count("Gate: ") == 2, "the versions table shows first lines"
-    assert "\n---\n" not in text
+class TestThePagesAfterTwoMoreRuns:
+    """On `tiny_reruns`: a cache-hit run and version 2 beside the first run."""
 
-    text = b.open(f"{base}/{routes['version']}", "KoBEST macro-F1")
-    assert f"{MODEL} v2, preset" in text and "language: ko" not in text, "a summary, not the card's front matter"
-    tables = b.elements_text("table")
-    assert any("champion (v1)" in t and "boolq" in t for t in tables), tables
+    def test_the_experiment_and_the_parent_run_explain_themselves(self, tiny_reruns, tmp_path):
+        client = _client(tiny_reruns)
+        exp, parent, children = _first_parent(tiny_reruns)
+        assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+        assert "runs of the Polyglot-Ko training pipeline" in exp.tags["mlflow.note.content"]
+        note = parent.data.tags["mlflow.note.content"]
+        for stage in ("collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"):
+            digest = next(r for r in children if r.info.run_name == stage).data.tags["artifact.digest"]
+            assert f"| {stage} | ran | `{digest[:12]}` |" in note, note
+        assert "**Records**" in note and "**Tokens**" in note and "| boolq |" in note
+        png = Path(client.download_artifacts(parent.info.run_id, "lineage.png", str(tmp_path)))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+        # a cache-hit run says so in its summary
+        hit = client.get_run(tiny_reruns.again).data.tags["mlflow.note.content"]
+        assert "| collect | cache hit |" in hit and "| register | cache hit |" in hit, hit
+
+
+    def test_metrics_are_time_series_and_stats_are_tags_and_a_table(self, tiny_reruns, tmp_path):
+        client = _client(tiny_reruns)
+        _, _, children = _first_parent(tiny_reruns)
+        by_name = {r.info.run_name: r for r in children}
+        for name, run in by_name.items():
+            if name == "pretrain":
+                continue
+            if name == "register":     # the KoBEST scores linked to the registered LoggedModel (its page shows them)
+                assert all(k.startswith("kobest_") or k == "validation_perplexity" for k in run.data.metrics), name
+                continue
+            assert run.data.metrics == {}, f"{name} logs one-off numbers as metrics: {sorted(run.data.metrics)}"
+            assert "stats.seconds" in run.data.tags and run.data.tags["mlflow.note.content"].startswith(f"**{name}**")
+        assert int(by_name["curate"].data.tags["stats.records_out"]) > 0
+        table = json.loads(Path(client.download_artifacts(by_name["curate"].info.run_id, "stats.json",
+                                                          str(tmp_path))).read_text())
+        assert table["columns"] == ["name", "value"]
+        figures = {name: value for name, value in table["data"]}
+        assert figures["records_out"] == int(by_name["curate"].data.tags["stats.records_out"])
+        assert "dropped.too_short" in figures
+
+        pretrain = by_name["pretrain"]
+        names = sorted(pretrain.data.metrics)
+        assert {"train/loss", "train/lr", "train/tokens_per_s", "system/memory_gb", "eval/validation_loss",
+                "eval/kobest_mean_f1", "forward_time/slowest_rank"} <= set(names), names
+        for key in names:
+            assert "/" in key, f"{key}: an ungrouped metric"
+            assert len(client.get_metric_history(pretrain.info.run_id, key)) >= 2, f"{key} is a one-value metric"
+
+
+    def test_the_registry_explains_every_version_against_the_champion(self, tiny_reruns, tmp_path):
+        client = _client(tiny_reruns)
+        rm = client.get_registered_model(MODEL)
+        assert "**Promotion.**" in rm.description and "polyglot-ko rollback" in rm.description
+        v1, v2 = client.get_model_version(MODEL, "1"), client.get_model_version(MODEL, "2")
+        for v in (v1, v2):
+            first = v.description.splitlines()[0]
+            assert first.startswith(f"Gate: {v.tags['promotion.decision']} · {MODEL} v{v.version}, preset micro")
+            assert len(v.description) <= 5000 and not v.description.startswith("---")
+            assert f"`{v.tags['lineage.tokenize.digest'][:16]}`" in v.description
+            assert "#/experiments/" in v.description and v.tags["lineage.tokenize.run_id"] in v.description
+        assert "| task | this version |" in v1.description, "v1 had no champion to stand beside"
+        assert "champion (v1)" in v2.description and "| **mean** |" in v2.description
+
+        # v2's comparison report, logged with the version, agrees with the registry's tags
+        report = Path(client.download_artifacts(v2.run_id, "comparison.json", str(tmp_path)))
+        data = json.loads(report.read_text())
+        assert data["champion_version"] == "1" and data["decision"] == v2.tags["promotion.decision"]
+        for shots, deltas in data["kobest_f1_delta"].items():
+            for task, d in deltas.items():
+                new = float(v2.tags[f"eval.kobest.{shots}shot.{task}.f1"])
+                old = float(v1.tags[f"eval.kobest.{shots}shot.{task}.f1"])
+                assert d == pytest.approx(new - old, abs=1e-5)
+        md = Path(client.download_artifacts(v2.run_id, "comparison.md", str(tmp_path))).read_text()
+        assert "## What changed in the data" in md and "| records_out |" in md and "Tokenizer: the same" in md
+
+    def test_the_four_pages_in_a_browser(self, ui):
+        base, b, routes = ui
+        text = b.open(f"{base}/{routes['experiment']}", "pipeline-")
+        assert "runs of the Polyglot-Ko training pipeline" in text, "the experiment's description"
+        assert "Token Usage" not in text and "Evaluation runs" not in text, "the GenAI overview, not the training view"
+
+        b.open(f"{base}/{routes['pretrain']}", "Add chart", until_css=SECTIONS)
+        sections = {s.split("\n")[0]: s.split("\n")[1] for s in b.elements_text(SECTIONS)}
+        assert {"train", "eval", "forward_time"} <= set(sections), sections
+        assert sections.get("Model metrics", "(0)") == "(0)", "ungrouped metrics land in MLflow's catch-all section"
+        cards: dict[str, tuple] = {}
+        for _ in range(40):          # charts are drawn once scrolled to: scroll to the last one until none is new
+            found = b.driver.execute_script(CARDS)
+            new = {t: (t, bars, lines) for t, bars, lines in found if bars or lines}
+            if set(new) <= set(cards) and cards:
+                break
+            cards.update(new)
+            b.driver.execute_script(SCROLL_LAST)
+            time.sleep(1.5)
+        cards = list(cards.values())
+        titles = {t for t, _, _ in cards}
+        assert {"loss", "lr", "kobest_mean_f1", "validation_loss"} <= titles, titles
+        assert all(lines and not bars for _, bars, lines in cards), f"one-value (bar) charts: {cards}"
+
+        text = b.open(f"{base}/{routes['model']}", "Promotion")
+        assert "polyglot-ko rollback" in text and text.count("Gate: ") == 2, "the versions table shows first lines"
+        assert "\n---\n" not in text
+
+        text = b.open(f"{base}/{routes['version']}", "KoBEST macro-F1")
+        assert f"{MODEL} v2, preset" in text and "language: ko" not in text, "a summary, not the card's front matter"
+        tables = b.elements_text("table")
+        assert any("champion (v1)" in t and "boolq" in t for t in tables), tables

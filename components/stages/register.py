@@ -120,21 +120,22 @@ def run(cfg: RegisterConfig, *, model: Artifact[TrainedModel], report: Artifact[
     with mlflow.start_run(run_id=out.run_id):
         info = mlflow.transformers.log_model(
             transformers_model={"model": weights, "tokenizer": tok}, name="model", task="text-generation",
-            pip_requirements=PIP_REQUIREMENTS, registered_model_name=cfg.model_name, model_card=ModelCard(card))
+            pip_requirements=PIP_REQUIREMENTS, model_card=ModelCard(card))
         # The evaluation's numbers, linked to the logged model (they show on its page in MLflow).
         linked = {f"kobest_{s}shot_{t}_f1": r["f1"] for s, ts in metrics["kobest"].items() for t, r in ts.items()}
         linked.update({f"{k}_{s}shot": v for s, sc in metrics["scores"].items() for k, v in sc.items()})
         if metrics.get("validation_perplexity") is not None:
             linked["validation_perplexity"] = metrics["validation_perplexity"]
         mlflow.log_metrics(linked, model_id=info.model_id)
-    version = str(info.registered_model_version)
-    client = MlflowClient(tracking_uri=out.tracking_uri, registry_uri=out.tracking_uri)
     tags.update({"code_version.git": git_commit(), "logged_model_id": info.model_id})
     for stage, info_ in lineage_map.items():
         for k, v in info_.items():
             tags[f"lineage.{stage}.{k}"] = v
-    for k, v in tags.items():
-        client.set_model_version_tag(cfg.model_name, version, k, v)
+    # The version is created with its scores and lineage in one request: no version ever stands in the registry
+    # without them (a crash between tag calls left one), and a server behind authentication checks one request,
+    # not one per tag (about 45).
+    version = str(mlflow.register_model(info.model_uri, cfg.model_name, tags=tags).version)
+    client = MlflowClient(tracking_uri=out.tracking_uri, registry_uri=out.tracking_uri)
     if not client.get_registered_model(cfg.model_name).description:       # a person's own edit stays
         client.update_registered_model(cfg.model_name, description=pages.model_description(cfg.model_name, cfg.score))
 

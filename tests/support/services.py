@@ -229,7 +229,7 @@ class MlflowServer:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)     # the server and its uvicorn workers
             try:
-                self.proc.wait(20)
+                self.proc.wait(5)        # uvicorn waits on open keep-alive connections: a test server need not
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
