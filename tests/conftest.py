@@ -171,6 +171,14 @@ def _drop_connections(tracking_uri: str) -> None:
             engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def training_reference(tmp_path_factory):
+    """One uninterrupted 2-process training run (tests.support.training.SETTINGS), made once: the weights and
+    losses a resumed, killed or disturbed run of the same settings must end with."""
+    from tests.support.training import reference
+    return reference(tmp_path_factory.mktemp("training-reference"))
+
+
 # ------------------------------------------------------------------------------------------ services
 
 

@@ -4,44 +4,31 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.support.drills import kill_tree
+from tests.support import training as tr
 from training import checkpoint as ckpt
-from training import synthetic
-from training.launch import torchrun_command, torchrun_local
+from training.launch import torchrun_local
 
 pytestmark = pytest.mark.slow
 
 
 def _dataset(tmp_path: Path, learnable: bool = False) -> tuple:
-    """A TokenizedDataset of random documents (`learnable`: counting sequences a tiny model picks up in steps)
-    and a Tokenizer artifact of 256 entries, published as the pipeline would."""
-    return synthetic.inputs(tmp_path / "inputs", learnable=learnable)
+    return tr.data(tmp_path / "inputs", learnable=learnable)
 
 
-def _args(tmp_path: Path, name: str, data: tuple, steps: int = 30, **over):
+def _args(tmp_path: Path, name: str, data: tuple, **over):
     """What the pretrain stage builds (training/args.py) for the micro preset on 2 CPU processes."""
-    settings = {"preset": "micro", "nproc": 2, "device": "cpu", "steps": steps, "seq_length": 32,
-                "micro_batch_size": 2, "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3,
-                "weight_decay": 0.01, "grad_clip": 1.0, "zero_stage": 1, "precision": "fp32", "seed": 7,
-                "checkpoint_every": 3, "log_every": 1} | over
-    return synthetic.train_args(tmp_path, name, *data, **settings)
+    return tr.train_args(tmp_path, name, data, **over)
 
 
-def _start_and_wait_for_checkpoint(args: dict, workdir: Path, log_path: Path, at_least: int) -> subprocess.Popen:
-    cmd, env = torchrun_command(args, workdir)
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 300
-    while (ckpt.latest(Path(args.checkpoint_dir)) or 0) < at_least and time.time() < deadline \
-            and proc.poll() is None:
-        time.sleep(0.05)
+def _start_and_wait_for_checkpoint(args, workdir: Path, log_path: Path, at_least: int) -> subprocess.Popen:
+    proc = tr.start(args, workdir, log_path)
+    tr.wait_for_checkpoint(args, proc, at_least)
     return proc
 
 
@@ -53,10 +40,10 @@ def _losses(out: Path) -> list:
     return [(r["step"], r["loss"]) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())]
 
 
-def test_two_process_training_is_deterministic_and_resumes_exactly_after_kill9(tmp_path):
-    data = _dataset(tmp_path)
-    a = _args(tmp_path, "a", data)
-    torchrun_local(a, tmp_path / "a", 600, tmp_path / "a.log")
+def test_two_process_training_is_deterministic_and_resumes_exactly_after_kill9(tmp_path, training_reference):
+    """Run a is the session's reference run (tests.support.training), b the same again here."""
+    data = training_reference.inputs
+    a = training_reference.args
     b = _args(tmp_path, "b", data)
     torchrun_local(b, tmp_path / "b", 600, tmp_path / "b.log")
     wa, wb = _weights(Path(a.output_dir)), _weights(Path(b.output_dir))
@@ -68,7 +55,7 @@ def test_two_process_training_is_deterministic_and_resumes_exactly_after_kill9(t
     # kill -9 the whole job once a checkpoint beyond step 6 is complete, then start it again
     c = _args(tmp_path, "c", data)
     killed = _start_and_wait_for_checkpoint(c, tmp_path / "c", tmp_path / "c.log", at_least=6)
-    kill_tree(killed.pid)
+    tr.kill_tree(killed.pid)
     killed.wait()
     killed_at = ckpt.latest(Path(c.checkpoint_dir))
     assert killed_at is not None and 6 <= killed_at < 30, f"killed at {killed_at}"

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from components.errors import UserError
-from tests.support.drills import kill_tree
+from tests.support.training import kill_tree
 from training import checkpoint as ckpt
 from training import synthetic
 from training.launch import torchrun_command, torchrun_local

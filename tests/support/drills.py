@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT
+from . import ROOT, training
 CLI = str(Path(sys.executable).parent / "polyglot-ko")
 CORPUS = ["collect", "curate"]
 
@@ -194,44 +194,13 @@ def as_json(drills: list[Drill]) -> str:
 
 
 def _train_args(work: Path, name: str, **over):
-    """The arguments the pretrain stage builds (training/args.py) for 30 steps of the micro preset on 2 CPU
-    processes, over a synthetic TokenizedDataset artifact."""
-    from training import synthetic
-    settings = {"preset": "micro", "nproc": 2, "device": "cpu", "steps": 30, "seq_length": 32,
-                "micro_batch_size": 2, "grad_accum": 2, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 3,
-                "weight_decay": 0.01, "grad_clip": 1.0, "zero_stage": 1, "precision": "fp32", "seed": 7,
-                "checkpoint_every": 3, "log_every": 1} | over
-    return synthetic.train_args(work, name, *synthetic.inputs(work / "train-data"), **settings)
-
-
-def _weights(args) -> dict:
-    from safetensors.torch import load_file
-    return load_file(str(Path(args.output_dir) / "hf" / "model.safetensors"))
-
-
-def _same_weights(a: dict, b: dict) -> bool:
-    import torch
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    """A run of tests.support.training's SETTINGS over the synthetic data (the same bytes as the reference's)."""
+    return training.train_args(work, name, training.data(work / "train-data"), **over)
 
 
 def training_baseline(work: Path) -> dict:
-    from training.launch import torchrun_local
-    args = _train_args(work, "train-baseline")
-    torchrun_local(args, work / "train-baseline", 600, work / "train-baseline.log")
-    return _weights(args)
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process and all its descendants (torchrun's workers run in sessions of their own), as a lost
-    node would; then wait for them."""
-    import psutil
-    tree = psutil.Process(pid).children(recursive=True) + [psutil.Process(pid)]
-    for p in tree:
-        try:
-            p.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(tree, timeout=30)
+    """The uninterrupted run's weights (`make drills`; the tests share one reference run)."""
+    return training.reference(work).weights
 
 
 def killed_mid_checkpoint(work: Path, expected_weights: dict) -> Drill:
@@ -250,13 +219,13 @@ def killed_mid_checkpoint(work: Path, expected_weights: dict) -> Drill:
         return done >= 6 and any(d.name != ckpt.tag(done) and not (d / ckpt.COMPLETE).exists()
                                  for d in root.glob("step*"))
     caught = _wait_for(lambda: saving() or proc.poll() is not None, timeout=300, every=0.002) and proc.poll() is None
-    kill_tree(proc.pid)
+    training.kill_tree(proc.pid)
     proc.wait()
     partial = sorted(d.name for d in root.glob("step*") if not (d / ckpt.COMPLETE).exists())
     resume_from = ckpt.latest(root)
     killed = time.time()
     torchrun_local(args, work / "train-kill", 600, work / "train-kill.log")
-    same = _same_weights(expected_weights, _weights(args))
+    same = training.same_weights(expected_weights, training.weights(args))
     steps = [json.loads(x)["step"] for x in (Path(args.output_dir) / "metrics.jsonl").read_text().splitlines()]
     ok = same and steps == list(range(1, 31))
     where = f"mid-save of {partial[0]}" if caught and partial else "right after a checkpoint (save not caught)"
@@ -284,7 +253,8 @@ def mlflow_restart_during_training(work: Path, expected_weights: dict, down_s: f
         _wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 5)
         rc, recovery, _ = _outage(server, down_s, proc, timeout=600)
         history = sorted(m.step for m in client.get_metric_history(run_id, "train/loss"))
-        ok = rc == 0 and history == list(range(1, 31)) and _same_weights(expected_weights, _weights(args))
+        ok = rc == 0 and history == list(range(1, 31)) and training.same_weights(expected_weights,
+                                                                                   training.weights(args))
         return Drill(f"MLflow server down {down_s:.0f}s during training",
                      "training went on; every metric arrived once" if ok else f"rc {rc}, steps {history}",
                      recovery, f"{30 - len(set(history))} metric steps lost, {len(history) - len(set(history))} "
@@ -307,7 +277,7 @@ def s3_outage_during_checkpoint_upload(work: Path, s3, expected_weights: dict, o
     rc, recovery, _ = _outage(s3, outage_s, proc)
     steps = remote_complete_steps(Storage(), uri) if rc == 0 else []
     present = {n.split("/", 1)[0] for n in Storage().list_files(uri)}
-    ok = rc == 0 and steps and steps[-1] == 30 and _same_weights(expected_weights, _weights(args)) \
+    ok = rc == 0 and steps and steps[-1] == 30 and training.same_weights(expected_weights, training.weights(args)) \
         and present == {f"step{s:08d}" for s in steps}     # every checkpoint in the mirror is a complete one
     return Drill(f"S3 down {outage_s:.0f}s during checkpoint uploads", "training completed, mirror complete"
                  if ok else f"rc {rc}, mirror {steps}", recovery, "0 steps; no partial checkpoint in the mirror"
