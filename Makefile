@@ -48,7 +48,7 @@ postgres:
 	  echo "PostgreSQL not installed: the MLflow server tests fall back to SQLite"
 
 # Headless Chromium and its WebDriver from Debian's packages (and CJK fonts, for Korean on the pages), for the
-# browser tests of MLflow's pages (tests/test_ui_pages.py) and the README's screenshots (tests/support/browser.py).
+# browser tests of MLflow's pages (tests/test_reruns_and_pages.py) and the README's screenshots (tests/support/browser.py).
 browser:
 	@{ command -v chromium && command -v chromedriver && fc-list :lang=ko | grep -q .; } >/dev/null 2>&1 || { \
 	  command -v apt-get >/dev/null && $(SUDO) apt-get update -qq && \

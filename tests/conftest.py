@@ -1,5 +1,6 @@
 """Fixtures every test file may take: a stage runner in a fresh workdir, the tiny pipeline run once (read-only) and
 a copy of it to add runs to, and real services on loopback (S3, MLflow)."""
+import contextlib
 import hashlib
 import os
 import shutil
@@ -136,26 +137,40 @@ def _cli_run(run: TinyRun, *args: str) -> tuple[str, str]:
     return new, out.getvalue()
 
 
-@pytest.fixture(scope="class")
-def tiny_reruns(_tiny_run):
-    """Two more runs on the shared tiny run's workdir, for the tests of one class to read; the workdir is put back
-    as it was when the class ends, before any other test reads it. (A copy elsewhere would not do: paths inside the
-    store are absolute, so the runs are made where the first one was, from a copy kept beside it.)"""
-    run, fingerprint = _tiny_run
+@contextlib.contextmanager
+def _put_back(run: TinyRun, fingerprint: str):
+    """Lets a test add to the shared tiny run's workdir, and puts it back as it was afterwards. (A copy elsewhere
+    would not do: paths inside the store are absolute, so added runs are made where the first one was, from a copy
+    kept beside it; 16 MB.)"""
     assert _fingerprint(run.workdir) == fingerprint
     saved = run.workdir.with_name(run.workdir.name + ".saved")
     shutil.rmtree(saved, ignore_errors=True)
     shutil.copytree(run.workdir, saved, symlinks=True)       # copy2: modification times kept
     try:
         os.chdir(ROOT)
-        again, again_out = _cli_run(run)
-        changed, changed_out = _cli_run(run, "--set", "evaluate.limit=3", "--from", "evaluate")
-        yield TinyReruns(run, again, again_out, changed, changed_out)
+        yield run
     finally:
         shutil.rmtree(run.workdir)
         saved.rename(run.workdir)
         _drop_connections(run.tracking_uri)
     assert _fingerprint(run.workdir) == fingerprint
+
+
+@pytest.fixture
+def tiny_copy(_tiny_run):
+    """The shared tiny run, for one test that adds runs to it; put back as it was when the test ends."""
+    with _put_back(*_tiny_run) as run:
+        yield run
+
+
+@pytest.fixture(scope="class")
+def tiny_reruns(_tiny_run):
+    """Two more runs on the shared tiny run's workdir, for the tests of one class to read; the workdir is put back
+    as it was when the class ends, before any other test reads it."""
+    with _put_back(*_tiny_run) as run:
+        again, again_out = _cli_run(run)
+        changed, changed_out = _cli_run(run, "--set", "evaluate.limit=3", "--from", "evaluate")
+        yield TinyReruns(run, again, again_out, changed, changed_out)
 
 
 def _drop_connections(tracking_uri: str) -> None:

@@ -1,5 +1,5 @@
-"""The whole pipeline on the tiny config: the local runner (run once for the session, read by every test here),
-runs added to it (cache hits, one changed parameter), KFP's local runner and `airflow dags test`."""
+"""The whole pipeline on the tiny config: the local runner (run once for the session, read by every test here), KFP's
+local runner against real services, and `airflow dags test` (runs added to the tiny run: test_reruns_and_pages.py)."""
 import json
 from pathlib import Path
 
@@ -106,29 +106,6 @@ def test_registered_model_leads_back_to_every_upstream_artifact(tiny_pipeline):
     assert out.startswith("오늘 영화는") and len(out) > len("오늘 영화는")
 
 
-class TestRunsAddedToIt:
-    """`tiny_reruns`: the same config again, then one parameter changed."""
-
-    def test_second_run_is_all_cache_hits(self, tiny_reruns):
-        import os
-        assert "MLFLOW_TRACKING_URI" not in os.environ, "a run must not point later runs at its own store"
-        assert tiny_reruns.again_out.count("cache hit") == len(STAGES), tiny_reruns.again_out
-        client = tiny_reruns.client()
-        hits = _children(client, tiny_reruns.again)
-        assert len(hits) == len(STAGES) and all(r.data.tags["cache_hit"] == "true" for r in hits)
-        first = {r.info.run_name: r.info.run_id for r in _children(client, tiny_reruns.first.parent_run_id)}
-        assert all(r.data.tags["cache.source_run_id"] == first[r.info.run_name] for r in hits)
-        versions = client.search_model_versions("name='polyglot-ko-tiny'")
-        assert sorted(int(v.version) for v in versions) == [1, 2], "a cache hit registers nothing new; the change does"
-
-    def test_changing_one_parameter_reruns_only_that_stage_and_downstream(self, tiny_reruns):
-        lines = {ln.split()[0]: ln for ln in tiny_reruns.changed_out.splitlines() if ln.startswith("  ")}
-        assert "ran" in lines["evaluate"] and "ran" in lines["register"]
-        mv = tiny_reruns.client().get_model_version("polyglot-ko-tiny", "2")
-        assert mv.tags["promotion.decision"] in ("champion", "challenger") and mv.tags["promotion.reason"]
-        assert mv.run_id in {r.info.run_id for r in _children(tiny_reruns.client(), tiny_reruns.changed)}
-
-
 # what must be byte for byte the same wherever the pipeline runs: whole artifacts up to tokenize, and the files of
 # the later ones that do not carry run times or run ids
 SAME_FILES = {"collect": None, "curate": None, "train-tokenizer": None, "tokenize": None,
@@ -191,24 +168,33 @@ def test_compiled_local_pipeline_yaml_has_every_stage(tmp_path):
     assert tasks[key["register"]]["retryPolicy"]["maxRetryCount"] == 1
 
 
-def test_airflow_dag_runs_end_to_end_with_dags_test(tmp_path):
+def test_airflow_dag_runs_every_task_with_dags_test(tiny_copy):
+    """`airflow dags test` on the shared tiny run's workdir: every task of the DAG runs (its own process, the
+    project's CLI in the project's environment, the shards mapped) and every stage finds its artifact (what each
+    computes, through the same CLI entry, the KFP test above runs from scratch); the summary is this run's own."""
     import os
     import time
 
+    from mlflow import MlflowClient
+
     from dags.airflow_local import dag_test
 
+    work = tiny_copy.workdir
     # Another run's frozen config in the same workdir, newer than anything this run writes: the summary must
     # still be this run's own (it used to be picked by modification time).
-    decoy = tmp_path / "runs" / "0123456789abcdef0123456789abcdef.yaml"
-    decoy.parent.mkdir(parents=True)
+    decoy = work / "runs" / "0123456789abcdef0123456789abcdef.yaml"
     decoy.write_text((Path("configs/tiny.yaml")).read_text())
     os.utime(decoy, (time.time() + 3600, time.time() + 3600))
-    log, summary = dag_test("configs/tiny.yaml", tmp_path)
-    assert sorted(manifests(tmp_path)) == sorted(STAGES)
+    log, summary = dag_test("configs/tiny.yaml", work)
+    assert sorted(manifests(work)) == sorted(STAGES)
     text = log.read_text()
     for stage in STAGES:
         assert f"task_id='{stage.replace('-', '_')}'" in text
-    from mlflow import MlflowClient
-    parents = _parent_runs(MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}"))
-    assert [p.info.run_id for p in parents] == [summary["parent_run_id"]], "the summary names this run"
+    client = MlflowClient(tiny_copy.tracking_uri)
+    stages = _children(client, summary["parent_run_id"])
+    assert sorted(r.info.run_name for r in stages) == sorted(STAGES)
+    assert all(r.data.tags["cache_hit"] == "true" for r in stages)
+    parents = _parent_runs(client)
+    assert [p.info.run_id for p in parents] == [tiny_copy.parent_run_id, summary["parent_run_id"]], \
+        "the summary names this run"
     assert summary["model_uri"] == "models:/polyglot-ko-tiny@champion" and list(summary["stages"]) == STAGES

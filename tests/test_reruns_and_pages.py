@@ -1,7 +1,8 @@
-"""The pages users open in MLflow, on the tiny run's store with a cache-hit run and a second version added
-(`tiny_reruns`): what the pipeline records for them (the experiment's kind and description, the run summary, the
-lineage picture, metrics that are time series, the registry's descriptions and the comparison against the
-champion), then the same pages rendered in headless Chromium."""
+"""Runs added to the tiny run (`tiny_reruns`: the same config again, all cache hits; then one parameter changed,
+which reruns evaluate and register: version 2), and the pages users open in MLflow on that store: what the pipeline
+records for them (the experiment's kind and description, the run summary, the lineage picture, metrics that are
+time series, the registry's descriptions and the comparison against the champion), then the same pages rendered in
+headless Chromium."""
 import json
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from tests.support.services import MlflowServer
 
 pytestmark = pytest.mark.slow
 MODEL = EXPERIMENT = "polyglot-ko-tiny"
+STAGES = ["collect", "curate", "train-tokenizer", "tokenize", "pretrain", "evaluate", "register"]
 
 
 def _client(store):
@@ -24,6 +26,10 @@ def _run_and_children(client, parent_run_id: str):
     exp = client.get_experiment(parent.info.experiment_id)
     return exp, parent, client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'",
                                            max_results=100)
+
+
+def _children(client, parent_run_id: str) -> list:
+    return _run_and_children(client, parent_run_id)[2]
 
 
 def _first_parent(store):
@@ -52,8 +58,27 @@ def ui(tiny_reruns, tmp_path_factory):
         server.stop()
 
 
-class TestThePagesAfterTwoMoreRuns:
-    """On `tiny_reruns`: a cache-hit run and version 2 beside the first run."""
+class TestTwoMoreRuns:
+    """On `tiny_reruns`: a cache-hit run and version 2 beside the first run (the workdir is put back after)."""
+
+    def test_second_run_is_all_cache_hits(self, tiny_reruns):
+        import os
+        assert "MLFLOW_TRACKING_URI" not in os.environ, "a run must not point later runs at its own store"
+        assert tiny_reruns.again_out.count("cache hit") == len(STAGES), tiny_reruns.again_out
+        client = tiny_reruns.client()
+        hits = _children(client, tiny_reruns.again)
+        assert len(hits) == len(STAGES) and all(r.data.tags["cache_hit"] == "true" for r in hits)
+        first = {r.info.run_name: r.info.run_id for r in _children(client, tiny_reruns.first.parent_run_id)}
+        assert all(r.data.tags["cache.source_run_id"] == first[r.info.run_name] for r in hits)
+        versions = client.search_model_versions("name='polyglot-ko-tiny'")
+        assert sorted(int(v.version) for v in versions) == [1, 2], "a cache hit registers nothing new; the change does"
+
+    def test_changing_one_parameter_reruns_only_that_stage_and_downstream(self, tiny_reruns):
+        lines = {ln.split()[0]: ln for ln in tiny_reruns.changed_out.splitlines() if ln.startswith("  ")}
+        assert "ran" in lines["evaluate"] and "ran" in lines["register"]
+        mv = tiny_reruns.client().get_model_version("polyglot-ko-tiny", "2")
+        assert mv.tags["promotion.decision"] in ("champion", "challenger") and mv.tags["promotion.reason"]
+        assert mv.run_id in {r.info.run_id for r in _children(tiny_reruns.client(), tiny_reruns.changed)}
 
     def test_the_experiment_and_the_parent_run_explain_themselves(self, tiny_reruns, tmp_path):
         client = _client(tiny_reruns)
