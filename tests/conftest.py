@@ -235,6 +235,24 @@ def mlflow_server(tmp_path_factory):
         pg.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def rehearsal(request, tmp_path_factory):
+    """When the session holds the rehearsal's tests, the rehearsal starts with the session, as a process of its own
+    (its containers and servers run beside the other tests); its tests wait for their phase's result."""
+    if not any(item.nodeid.startswith("tests/test_rehearsal.py") for item in request.session.items):
+        yield None
+        return
+    from tests.support.containers import engine_available
+    from tests.support.rehearsal import Background
+
+    if engine_available() or not (ROOT / ".venv-airflow" / "bin" / "python").exists():
+        yield None
+        return
+    background = Background(tmp_path_factory.mktemp("rehearsal"))
+    yield background
+    background.stop()
+
+
 def pytest_collection_modifyitems(config, items):
     gpu_items = [i for i in items if "gpu" in i.keywords]
     if not gpu_items:

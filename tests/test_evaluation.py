@@ -115,10 +115,13 @@ def test_evaluate_command_writes_the_report_for_a_directory_and_a_registered_mod
     gens = json.loads((tmp_path / "dir" / "generations.json").read_text())
     assert [g["prompt"] for g in gens] == EvaluateConfig().prompts
 
+    # through the registry: the same numbers (on two of the tasks, at 0 shots: what is compared is the model loaded)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tiny_pipeline.tracking_uri)
-    assert main(["evaluate", "models:/polyglot-ko-tiny@champion", "--out", str(tmp_path / "reg"), *args]) == 0
+    assert main(["evaluate", "models:/polyglot-ko-tiny@champion", "--out", str(tmp_path / "reg"), *args,
+                 "--set", "evaluate.tasks=[copa, wic]", "--set", "evaluate.shots=[0]"]) == 0
     registered = json.loads((tmp_path / "reg" / "metrics.json").read_text())
-    assert registered["kobest"] == direct["kobest"], "the registered model scores as its directory does"
+    assert registered["kobest"] == {"0": {t: direct["kobest"]["0"][t] for t in ("copa", "wic")}}, \
+        "the registered model scores as its directory does"
     assert "mean macro-F1" in capsys.readouterr().out
     assert main(["evaluate", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
 

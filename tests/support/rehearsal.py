@@ -12,7 +12,7 @@ artifacts in S3), all on 127.0.0.1. The phases, each needing the ones it names:
   the API stand-in, which runs the pods Kubeflow Trainer's torch runtime would create
   (tests/support/trainer_runtime.py): two nodes of one process each, rendezvous on 127.0.0.1, the shared
   checkpoint volume;
-- trainjob (airflow): one node's container was killed after the first checkpoint and the runtime's failure
+- trainjob (airflow): one node's container was killed after the first checkpoint (step 50 of 300) and the runtime's failure
   policy restarted both, which resumed from it and finished;
 - lineage (airflow, local): the registered model's lineage reaches every upstream artifact and is the champion;
   the data artifacts' digests equal the local run's;
@@ -56,11 +56,11 @@ CHECKPOINT_CLAIM = "polyglot-ko-checkpoints"
 SIZE = {
     "collect": {"world_size": 2},
     "curate": {"world_size": 2, "dedup_buckets": 2},
-    "train_tokenizer": {"vocab_size": 2000, "sample_chars": 1_000_000},
+    "train_tokenizer": {"vocab_size": 2000, "sample_chars": 300_000},
     "tokenize": {"world_size": 2, "validation_fraction": 0.05},
     "pretrain": {"preset": "micro", "device": "cpu", "nodes": 2, "nproc": 1, "seq_length": 64,
                  "micro_batch_size": 4, "global_batch_tokens": 512, "train_tokens": None, "steps": 300,
-                 "warmup_steps": 10, "checkpoint_every": 100, "log_every": 50, "precision": "fp32",
+                 "warmup_steps": 10, "checkpoint_every": 50, "log_every": 50, "precision": "fp32",
                  "timeout_s": 1800,
                  "kubernetes": {"image": IMAGE, "cpu": "1", "memory": "4Gi", "shm_size": "1Gi", "poll_s": 1.0,
                                 # gloo on the loopback interface: every "node" shares the host's network
@@ -560,28 +560,110 @@ class Rehearsal:
             self.report["kfp"] = self.check_lineage(got, champion=False)
 
 
+def run_phases(rehearsal: Rehearsal, names: list[str], report: Path | None = None) -> dict[str, dict]:
+    """Each named phase in turn (after those it needs): {phase: {status: passed | failed | skipped, detail,
+    seconds}}, written to `report` after every phase (atomically: a reader never sees half of it)."""
+    results: dict[str, dict] = {}
+
+    def write(done: bool) -> None:
+        if report is not None:
+            tmp = report.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"phases": results, "done": done}, indent=2))
+            tmp.replace(report)
+
+    for name in names:
+        failed_need = next((n for n in _all_needs(name) if rehearsal.problems.get(n)), None)
+        if failed_need is not None:
+            results[name] = {"status": "skipped", "detail": f"needs phase {failed_need}, which failed", "seconds": 0}
+        else:
+            try:
+                rehearsal.phase(name)
+                results[name] = {"status": "passed", "detail": "", "seconds": rehearsal.times.get(name, 0.0)}
+            except PhaseFailed as e:
+                results[name] = {"status": "failed", "detail": str(e)[:6000],
+                                 "seconds": rehearsal.times.get(name, 0.0)}
+                log(str(e)[:4000])
+        write(done=False)
+    write(done=True)
+    return results
+
+
+def _all_needs(name: str) -> list[str]:
+    out: list[str] = []
+    for need in Rehearsal.NEEDS[name]:
+        out += [n for n in _all_needs(need) + [need] if n not in out]
+    return out
+
+
+class Background:
+    """The rehearsal as a process of its own, started as the test session starts, so that its containers run
+    while the other tests do; each phase's test waits for that phase's result. Its output: `log`."""
+
+    def __init__(self, base: Path):
+        import subprocess
+
+        self.report, self.log = base / "phases.json", base / "rehearsal.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.rehearsal", "--workdir", str(base / "work"), "--report",
+             str(self.report)], cwd=ROOT, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def result(self, phase: str, timeout: float = 3000) -> dict:
+        """The phase's result once the background run has it; a run that ended without it is a failure."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            ended = self.proc.poll() is not None
+            if self.report.exists():
+                found = json.loads(self.report.read_text())["phases"].get(phase)
+                if found is not None:
+                    return found
+            if ended:
+                break
+            time.sleep(1)
+        tail = self.log.read_bytes()[-3000:].decode(errors="replace") if self.log.exists() else ""
+        state = (f"exit {self.proc.returncode}" if self.proc.poll() is not None
+                 else f"still running after {timeout:.0f} s")
+        return {"status": "failed", "seconds": 0, "detail": f"the rehearsal ({state}) reported no result for phase "
+                                                            f"{phase}; the end of {self.log}:\n{tail}"}
+
+    def stop(self) -> None:
+        """SIGTERM (the run cleans up its containers and servers), SIGKILL if it does not end."""
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=ROOT / "workdir" / "rehearsal")
     ap.add_argument("--phase", action="append", choices=Rehearsal.PHASES,
                     help="a phase to run, with the phases it needs (repeatable; default: every phase)")
+    ap.add_argument("--report", type=Path, help="write each phase's result there as JSON, as it comes")
     a = ap.parse_args(argv)
     import shutil
     shutil.rmtree(a.workdir, ignore_errors=True)
     # the environment's own tools (weed, mlflow), as when it is activated
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    # a SIGTERM (the test session ending early) still stops the containers and servers this run started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rehearsal = Rehearsal(a.workdir.resolve())
-    failed = []
+    names = a.phase or Rehearsal.PHASES
     try:
-        for name in a.phase or Rehearsal.PHASES:
-            try:
-                rehearsal.phase(name)
-            except PhaseFailed as e:
-                failed.append(name)
-                log(str(e)[:4000])
+        results = run_phases(rehearsal, [n for n in Rehearsal.PHASES if n in names or any(
+            n in _all_needs(m) for m in names)], a.report)
     finally:
         rehearsal.close()
     log("times: " + ", ".join(f"{k} {v:.0f} s" for k, v in rehearsal.times.items()))
+    failed = [n for n, r in results.items() if r["status"] != "passed"]
     log(f"FAILED: {', '.join(failed)}" if failed else "passed")
     return 1 if failed else 0
 
