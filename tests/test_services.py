@@ -30,14 +30,14 @@ def test_two_s3_servers_at_once_and_a_restart_keeps_address_and_data(tmp_path):
     a, b = SeaweedS3(tmp_path / "a").start(), SeaweedS3(tmp_path / "b").start()
     try:
         assert a.endpoint != b.endpoint
-        a.client().create_bucket(Bucket="x")
-        a.client().put_object(Bucket="x", Key="k", Body=b"kept")
+        a.client().create_bucket(Bucket="kept")
+        a.client().put_object(Bucket="kept", Key="k", Body=b"kept")
         assert [x["Name"] for x in b.client().list_buckets()["Buckets"]] == []
         endpoint = a.endpoint
         a.stop()
         a.start()
         assert a.endpoint == endpoint
-        assert a.client().get_object(Bucket="x", Key="k")["Body"].read() == b"kept"
+        assert a.client().get_object(Bucket="kept", Key="k")["Body"].read() == b"kept"
     finally:
         a.stop()
         b.stop()
@@ -79,10 +79,12 @@ def test_a_server_that_cannot_start_says_why_from_its_log(tmp_path, monkeypatch)
         # every attempt gets the same taken port: the retries run out, and the error quotes weed's own log
         monkeypatch.setattr(services, "free_port", lambda offset=0: taken if not offset else taken)
         s3 = SeaweedS3(tmp_path / "s3")
-        with pytest.raises(RuntimeError, match=r"weed exited early; the end of .*weed\.log:\n(.|\n)*\S"):
+        with pytest.raises(RuntimeError, match=r"weed \(the S3 server\) did not start: .*; the end of .*weed\.log:\n"
+                                               r"(.|\n)*Port allocation failed"):
             s3.start(timeout=30)
         mlflow = MlflowServer(tmp_path / "mlflow", port=taken)
-        with pytest.raises(RuntimeError, match=r"mlflow server exited early; the end of .*server\.log:\n(.|\n)*\S"):
+        with pytest.raises(RuntimeError, match=r"the MLflow server did not start: .*the end of .*server\.log:\n"
+                                               r"(.|\n)*\S"):
             mlflow.start(timeout=60)
     finally:
         held.close()

@@ -61,30 +61,45 @@ def log_tail(path: Path, size: int = 3000) -> str:
         return f"(no log: {e})"
 
 
-def _launch(cmd: list[str], log_path: Path, healthy, timeout: float):
-    """Start a server and wait until `healthy()` (its health check) answers: (process, its log file, True); or
-    (process, closed log, False) when it exited first. One that neither answers nor exits within `timeout` is
-    killed, and the error quotes the end of its log."""
+def _launch(cmd: list[str], log_path: Path, healthy, timeout: float, fatal: tuple[str, ...] = ()):
+    """Start a server and wait until `healthy()` (its health check) answers: (process, its log file, None); or,
+    when it did not come up, (process, closed log, why): it exited, its log has a `fatal` line (weed reports a
+    port it cannot bind and waits on, without serving), or it did not answer within `timeout` (then it is
+    killed). The caller decides whether to try again."""
     import signal
 
     log = open(log_path, "ab")
+    start = log_path.stat().st_size
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + timeout
+    why = f"no answer to its health check in {timeout:.0f} s"
     while time.time() < deadline:
         if proc.poll() is not None:
-            log.close()
-            return proc, log, False
+            why = f"it exited ({proc.returncode})"
+            break
+        if fatal:
+            with open(log_path, "rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+            line = next((ln for ln in text.splitlines() if any(m in ln for m in fatal)), None)
+            if line is not None:
+                why = line.strip()[-300:]
+                break
         try:
             if healthy():
-                return proc, log, True
+                return proc, log, None
         except Exception:
             pass
         time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     log.close()
-    raise RuntimeError(f"{Path(cmd[0]).name} did not answer its health check in {timeout:.0f} s; the end of "
-                       f"{log_path}:\n{log_tail(log_path)}")
+    return proc, log, why
+
+
+def _failed_start(name: str, why: str, log_path: Path) -> RuntimeError:
+    return RuntimeError(f"{name} did not start: {why}; the end of {log_path}:\n{log_tail(log_path)}")
 
 
 class SeaweedS3:
@@ -124,31 +139,37 @@ class SeaweedS3:
         cfg = self.root / "s3.json"
         cfg.write_text(json.dumps({"identities": [{"name": "test", "credentials": [
             {"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}], "actions": ["Admin", "Read", "Write", "List"]}]}))
-        # a port taken between choosing it and weed binding it makes weed exit: before the first successful
-        # start nothing is stored yet, so choose again; after it, the ports must stay (clients hold the address)
-        for attempt in range(1 if self.started else 3):
+        # a port taken between choosing it and weed binding it: before the first successful start nothing is
+        # stored yet, so choose again, once; after it, the ports must stay (clients hold the address)
+        for attempt in range(1 if self.started else 2):
             if attempt:
                 self._pick_ports()
-            if self._start_once(weed, data, cfg, timeout):
+            why = self._start_once(weed, data, cfg, timeout)
+            if why is None:
                 self.started = True
                 return self
-        raise RuntimeError(f"weed exited early; the end of {self.root / 'weed.log'}:\n"
-                           f"{log_tail(self.root / 'weed.log')}")
+        raise _failed_start("weed (the S3 server)", why, self.root / "weed.log")
 
-    def _start_once(self, weed: str, data: Path, cfg: Path, timeout: float) -> bool:
+    def _start_once(self, weed: str, data: Path, cfg: Path, timeout: float) -> str | None:
         cmd = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
                "-admin.ui=false", "-webdav=false", f"-s3.config={cfg}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                *[f"-{k}={v}" for k, v in self.ports.items()]]
-        self.proc, self.log, up = _launch(cmd, self.root / "weed.log", lambda: self.client().list_buckets(),
-                                          timeout)
-        return up
+        self.proc, self.log, why = _launch(cmd, self.root / "weed.log", self._answers, timeout,
+                                           fatal=("Port allocation failed",))
+        return why
 
-    def client(self):
+    def client(self, **config):
         import boto3
         from botocore.config import Config
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY,
                             aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
-                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+                            config=Config(s3={"addressing_style": "path"}, **({"retries": {"max_attempts": 2}}
+                                                                              | config)))
+
+    def _answers(self) -> bool:
+        """The health check: a listing answered within seconds (whatever holds the port must be weed's S3)."""
+        self.client(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}).list_buckets()
+        return True
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -202,13 +223,13 @@ class MlflowServer:
         for attempt in range(retries + 1):
             if attempt:
                 self.port = free_port()
-            if self._start_once(timeout):
+            why = self._start_once(timeout)
+            if why is None:
                 self.started = True
                 return self
-        raise RuntimeError(f"mlflow server exited early; the end of {self.root / 'server.log'}:\n"
-                           f"{log_tail(self.root / 'server.log')}")
+        raise _failed_start("the MLflow server", why, self.root / "server.log")
 
-    def _start_once(self, timeout: float) -> bool:
+    def _start_once(self, timeout: float) -> str | None:
         import sys
         import urllib.request
 
@@ -219,8 +240,9 @@ class MlflowServer:
             with urllib.request.urlopen(self.uri + "/health", timeout=2) as r:
                 return r.status == 200
 
-        self.proc, self.log, up = _launch(cmd, self.root / "server.log", healthy, timeout)
-        return up
+        self.proc, self.log, why = _launch(cmd, self.root / "server.log", healthy, timeout,
+                                           fatal=("address already in use",))
+        return why
 
     def stop(self) -> None:
         import os
